@@ -1,0 +1,3 @@
+//! Kohonen self-organising maps: training, storage and serving.
+
+pub mod som;

@@ -1,0 +1,316 @@
+//! The map's weights in the layout the hot loops want, and the queries on them: best-matching
+//! node, prediction, quantization and topographic error.
+//!
+//! Weights are kept plane by plane (structure of arrays): `planes[k * nodes + i]` is component
+//! `k` of node `i` (flat index `row * cols + col`). A distance scan then runs over contiguous
+//! slices, one node per SIMD lane, and each node's squared distance is summed in the order
+//! `k = 0..dim`, exactly as a scalar loop would: the result does not depend on vector width,
+//! block size or thread count.
+
+use ndarray::{Array3, ArrayView2, ArrayView3};
+use rayon::prelude::*;
+
+use super::SomError;
+
+/// Nodes scanned together: small enough for the partial sums to stay in L1, large enough that
+/// the per-block bookkeeping of the training cache is cheap.
+pub(crate) const BLOCK: usize = 64;
+
+/// A map's weights, plane by plane. Built from and turned back into `(rows, cols, dim)` arrays.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Codebook {
+    rows: usize,
+    cols: usize,
+    dim: usize,
+    /// `(dim, rows * cols)`, row-major.
+    planes: Vec<f64>,
+}
+
+impl Codebook {
+    /// Copies `(rows, cols, dim)` weights into planes.
+    pub fn from_weights(weights: ArrayView3<f64>) -> Self {
+        let (rows, cols, dim) = weights.dim();
+        let nodes = rows * cols;
+        let mut planes = vec![0.0; nodes * dim];
+        for ((r, c, k), &w) in weights.indexed_iter() {
+            planes[k * nodes + r * cols + c] = w;
+        }
+        Codebook {
+            rows,
+            cols,
+            dim,
+            planes,
+        }
+    }
+
+    /// The weights as a `(rows, cols, dim)` array.
+    pub fn to_weights(&self) -> Array3<f64> {
+        let nodes = self.nodes();
+        Array3::from_shape_fn((self.rows, self.cols, self.dim), |(r, c, k)| {
+            self.planes[k * nodes + r * self.cols + c]
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+    pub fn nodes(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    pub(crate) fn planes_mut(&mut self) -> &mut [f64] {
+        &mut self.planes
+    }
+
+    /// `[row, col]` of a flat node index.
+    pub fn position(&self, node: usize) -> [usize; 2] {
+        [node / self.cols, node % self.cols]
+    }
+
+    fn check_dimension(&self, data: &ArrayView2<f64>) -> Result<(), SomError> {
+        if data.ncols() != self.dim && data.nrows() > 0 {
+            return Err(SomError::DimensionMismatch {
+                expected: self.dim,
+                got: data.ncols(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The best-matching node of every vector of `data` `(n, dim)` as `[row, col]`; ties go to
+    /// the smallest flat index. Vectors are spread over the rayon pool.
+    ///
+    /// # Errors
+    /// [`SomError::DimensionMismatch`] when `data` has another dimension than the map.
+    pub fn predict(&self, data: ArrayView2<f64>) -> Result<Vec<[usize; 2]>, SomError> {
+        self.check_dimension(&data)?;
+        Ok(self
+            .map_rows(data, |v| self.nearest(v).1)
+            .into_iter()
+            .map(|node| self.position(node))
+            .collect())
+    }
+
+    /// Mean Euclidean distance from each vector of `data` to its best-matching node.
+    ///
+    /// # Errors
+    /// [`SomError::DimensionMismatch`], [`SomError::NoSamples`].
+    pub fn quantization_error(&self, data: ArrayView2<f64>) -> Result<f64, SomError> {
+        self.check_dimension(&data)?;
+        if data.nrows() == 0 {
+            return Err(SomError::NoSamples);
+        }
+        let distances = self.map_rows(data, |v| self.nearest(v).0.sqrt());
+        Ok(distances.iter().sum::<f64>() / data.nrows() as f64)
+    }
+
+    /// Fraction of the vectors of `data` whose nearest and second-nearest nodes are not
+    /// neighbours in the 8-neighbourhood. A one-node map has no second node: 0.
+    ///
+    /// # Errors
+    /// [`SomError::DimensionMismatch`], [`SomError::NoSamples`].
+    pub fn topographic_error(&self, data: ArrayView2<f64>) -> Result<f64, SomError> {
+        self.check_dimension(&data)?;
+        if data.nrows() == 0 {
+            return Err(SomError::NoSamples);
+        }
+        if self.nodes() < 2 {
+            return Ok(0.0);
+        }
+        let separated = self.map_rows(data, |v| {
+            let (first, second) = self.nearest_two(v);
+            let [r1, c1] = self.position(first);
+            let [r2, c2] = self.position(second);
+            r1.abs_diff(r2) > 1 || c1.abs_diff(c2) > 1
+        });
+        let count = separated.into_iter().filter(|&s| s).count();
+        Ok(count as f64 / data.nrows() as f64)
+    }
+
+    /// Applies `f` to every row of `data`, in parallel, keeping the order.
+    fn map_rows<T: Send>(
+        &self,
+        data: ArrayView2<f64>,
+        f: impl Fn(&[f64]) -> T + Sync + Send,
+    ) -> Vec<T> {
+        let rows: Vec<_> = data.rows().into_iter().collect();
+        rows.par_iter()
+            .with_min_len(16)
+            .map_init(Vec::new, |buffer: &mut Vec<f64>, row| {
+                buffer.clear();
+                buffer.extend(row.iter().copied());
+                f(buffer)
+            })
+            .collect()
+    }
+
+    /// Squared distance and flat index of the node nearest `v` (ties: smallest index).
+    pub(crate) fn nearest(&self, v: &[f64]) -> (f64, usize) {
+        pulp::Arch::new().dispatch(
+            #[inline(always)]
+            || {
+                let mut sums = [0.0; BLOCK];
+                let mut best = (f64::INFINITY, 0);
+                for block in 0..self.nodes().div_ceil(BLOCK) {
+                    let minimum = self.block_minimum(v, block, &mut sums);
+                    if minimum < best.0 {
+                        best = (minimum, block);
+                    }
+                }
+                let len = self.squared_distances(v, best.1, &mut sums);
+                (best.0, best.1 * BLOCK + first_of_smallest(&sums[..len]))
+            },
+        )
+    }
+
+    /// For each block index of `blocks`, the smallest squared distance from `v` to a node of
+    /// that block, into `out`.
+    pub(crate) fn minima_of_blocks(&self, v: &[f64], blocks: &[usize], out: &mut [f64]) {
+        pulp::Arch::new().dispatch(
+            #[inline(always)]
+            || {
+                let mut sums = [0.0; BLOCK];
+                for (&block, minimum) in blocks.iter().zip(out) {
+                    *minimum = self.block_minimum(v, block, &mut sums);
+                }
+            },
+        )
+    }
+
+    /// Flat index of the node of `block` nearest `v` (ties: smallest index).
+    pub(crate) fn block_argmin(&self, v: &[f64], block: usize) -> usize {
+        pulp::Arch::new().dispatch(
+            #[inline(always)]
+            || {
+                let mut sums = [0.0; BLOCK];
+                let len = self.squared_distances(v, block, &mut sums);
+                block * BLOCK + first_of_smallest(&sums[..len])
+            },
+        )
+    }
+
+    /// Flat indices of the nearest and second-nearest nodes, ordered by (distance, index).
+    fn nearest_two(&self, v: &[f64]) -> (usize, usize) {
+        pulp::Arch::new().dispatch(
+            #[inline(always)]
+            || {
+                let mut sums = [0.0; BLOCK];
+                let mut first = (f64::INFINITY, usize::MAX);
+                let mut second = (f64::INFINITY, usize::MAX);
+                for block in 0..self.nodes().div_ceil(BLOCK) {
+                    let len = self.squared_distances(v, block, &mut sums);
+                    if smallest(&sums[..len]) >= second.0 {
+                        continue;
+                    }
+                    for (offset, &d) in sums[..len].iter().enumerate() {
+                        let candidate = (d, block * BLOCK + offset);
+                        if d < first.0 {
+                            second = first;
+                            first = candidate;
+                        } else if d < second.0 {
+                            second = candidate;
+                        }
+                    }
+                }
+                (first.1, second.1)
+            },
+        )
+    }
+
+    #[inline(always)]
+    fn block_minimum(&self, v: &[f64], block: usize, sums: &mut [f64; BLOCK]) -> f64 {
+        let len = self.squared_distances(v, block, sums);
+        smallest(&sums[..len])
+    }
+
+    /// Writes the squared distances from `v` to the nodes of `block` into `sums[..len]` and
+    /// returns `len` (`BLOCK`, or less for the last block). Planes are taken four at a time so
+    /// each partial sum is loaded and stored once per four components, and every sum still
+    /// adds its components in the order `k = 0..dim`, starting from 0.
+    #[inline(always)]
+    fn squared_distances(&self, v: &[f64], block: usize, sums: &mut [f64; BLOCK]) -> usize {
+        let nodes = self.nodes();
+        let start = block * BLOCK;
+        let len = BLOCK.min(nodes - start);
+        let sums = &mut sums[..len];
+        let plane = |k: usize| &self.planes[k * nodes + start..k * nodes + start + len];
+        let first = v.len().min(4);
+        match first {
+            4 => accumulate::<4, true>([plane(0), plane(1), plane(2), plane(3)], v, sums),
+            3 => accumulate::<3, true>([plane(0), plane(1), plane(2)], v, sums),
+            2 => accumulate::<2, true>([plane(0), plane(1)], v, sums),
+            _ => accumulate::<1, true>([plane(0)], v, sums),
+        }
+        let mut k = first;
+        while k + 4 <= v.len() {
+            let planes = [plane(k), plane(k + 1), plane(k + 2), plane(k + 3)];
+            accumulate::<4, false>(planes, &v[k..], sums);
+            k += 4;
+        }
+        match v.len() - k {
+            3 => accumulate::<3, false>([plane(k), plane(k + 1), plane(k + 2)], &v[k..], sums),
+            2 => accumulate::<2, false>([plane(k), plane(k + 1)], &v[k..], sums),
+            1 => accumulate::<1, false>([plane(k)], &v[k..], sums),
+            _ => {}
+        }
+        len
+    }
+}
+
+/// Adds `(v[j] - planes[j][i])^2` for `j = 0..K`, in order, to `sums[i]` (to 0 when `FIRST`).
+#[inline(always)]
+fn accumulate<const K: usize, const FIRST: bool>(planes: [&[f64]; K], v: &[f64], sums: &mut [f64]) {
+    let len = sums.len();
+    let planes = planes.map(|plane| &plane[..len]);
+    let v: [f64; K] = std::array::from_fn(|j| v[j]);
+    for (i, sum) in sums.iter_mut().enumerate() {
+        let mut s = if FIRST { 0.0 } else { *sum };
+        for j in 0..K {
+            let d = v[j] - planes[j][i];
+            s += d * d;
+        }
+        *sum = s;
+    }
+}
+
+/// The smallest of `sums` (infinity when empty). Eight running minima, one per lane, so the
+/// loop compiles to SIMD minima (a single running minimum is a serial dependency chain).
+#[inline(always)]
+fn smallest(sums: &[f64]) -> f64 {
+    const LANES: usize = 8;
+    let pick = |a: f64, b: f64| if b < a { b } else { a };
+    let mut lanes = [f64::INFINITY; LANES];
+    let mut chunks = sums.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for (lane, &d) in lanes.iter_mut().zip(chunk) {
+            *lane = pick(*lane, d);
+        }
+    }
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f64::INFINITY, |m, &d| pick(m, d));
+    lanes.into_iter().fold(tail, pick)
+}
+
+/// Position of the first smallest of `sums` (0 when empty). Finds the chunk of eight holding it
+/// with branch-free comparisons first, so only that chunk is searched element by element.
+#[inline(always)]
+fn first_of_smallest(sums: &[f64]) -> usize {
+    let minimum = smallest(sums);
+    let chunk = sums
+        .chunks(8)
+        .position(|chunk| chunk.iter().fold(false, |found, &d| found | (d == minimum)))
+        .unwrap_or(0);
+    let offset = sums[chunk * 8..]
+        .iter()
+        .position(|&d| d == minimum)
+        .unwrap_or(0);
+    chunk * 8 + offset
+}

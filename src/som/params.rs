@@ -1,0 +1,314 @@
+//! Training parameters, unchecked -> checked, and the data shapes the core accepts.
+//!
+//! Every way a request can be wrong has its own [`SomError`] variant whose message says what
+//! to send instead; the HTTP layer maps variants to error codes, the CLI prints the message.
+
+use ndarray::{Array2, Array3, ArrayView2};
+
+/// Largest seed accepted: seeds must survive a round trip through a JSON number (an f64).
+pub const MAX_SEED_EXCLUSIVE: u64 = 1 << 53;
+
+/// Everything that can be wrong with a training or prediction request.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SomError {
+    #[error(
+        "grid_shape must be two integers >= 1 (rows, columns), got [{rows}, {cols}]; e.g. [10, 10]"
+    )]
+    EmptyGrid { rows: usize, cols: usize },
+    #[error("max_iterations must be an integer >= 1, got 0; e.g. 100")]
+    ZeroIterations,
+    #[error("learning_rate must be a finite number with 0 < learning_rate <= 1, got {0}; e.g. 0.1")]
+    InvalidLearningRate(f64),
+    #[error("seed must be an integer with 0 <= seed < 2^53 (9007199254740992), got {0}")]
+    InvalidSeed(u64),
+    #[error("the data has no samples: send at least one row, e.g. [[0.1, 0.2, 0.3]]")]
+    NoSamples,
+    #[error("the data rows have no values: every row needs at least one number")]
+    ZeroDimension,
+    #[error(
+        "row {row} has {len} values but row 0 has {expected}: every row must have the same length"
+    )]
+    RaggedRows {
+        row: usize,
+        len: usize,
+        expected: usize,
+    },
+    #[error("the data shape [{rows}, {cols}] needs {} values but {len} were sent", rows * cols)]
+    ShapeMismatch {
+        rows: usize,
+        cols: usize,
+        len: usize,
+    },
+    #[error("row {row}, column {col} is {value}: every value must be a finite number")]
+    NonFinite { row: usize, col: usize, value: f64 },
+    #[error(
+        "the initial weights have shape {got:?} but a {rows}x{cols} map of {dim}-dimensional data needs [{rows}, {cols}, {dim}]"
+    )]
+    InitialWeightsShape {
+        rows: usize,
+        cols: usize,
+        dim: usize,
+        got: Vec<usize>,
+    },
+    #[error(
+        "the vectors have {got} values each but the map's nodes have {expected}: send {expected}-dimensional vectors"
+    )]
+    DimensionMismatch { expected: usize, got: usize },
+    #[error(
+        "a {rows}x{cols} map has {nodes} nodes, over the limit of {limit}: use a smaller grid_shape"
+    )]
+    TooManyNodes {
+        rows: usize,
+        cols: usize,
+        nodes: usize,
+        limit: usize,
+    },
+    #[error(
+        "a map of {nodes} nodes x {dim} dimensions holds {weights} weights, over the limit of {limit}: use a smaller grid_shape or fewer dimensions"
+    )]
+    TooManyWeights {
+        nodes: usize,
+        dim: usize,
+        weights: usize,
+        limit: usize,
+    },
+    #[error("training was cancelled after {iterations_done} iterations")]
+    Cancelled { iterations_done: usize },
+}
+
+/// Size limits of a map, so one request cannot exhaust the machine's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeLimits {
+    /// Most nodes (rows x columns) a map may have. Default 1,000,000.
+    pub max_nodes: usize,
+    /// Most weights (nodes x dimension) a map may have. Default 50,000,000.
+    pub max_weights: usize,
+}
+
+impl Default for SizeLimits {
+    fn default() -> Self {
+        SizeLimits {
+            max_nodes: 1_000_000,
+            max_weights: 50_000_000,
+        }
+    }
+}
+
+impl SizeLimits {
+    /// Checks that a `rows x cols` map of `dim`-dimensional nodes fits.
+    pub fn check(&self, rows: usize, cols: usize, dim: usize) -> Result<(), SomError> {
+        let nodes = rows.saturating_mul(cols);
+        if nodes > self.max_nodes {
+            return Err(SomError::TooManyNodes {
+                rows,
+                cols,
+                nodes,
+                limit: self.max_nodes,
+            });
+        }
+        let weights = nodes.saturating_mul(dim);
+        if weights > self.max_weights {
+            return Err(SomError::TooManyWeights {
+                nodes,
+                dim,
+                weights,
+                limit: self.max_weights,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Training parameters as a user gave them; [`SomParams::check`] turns them into
+/// [`CheckedParams`], the only form training accepts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SomParams {
+    /// Rows of the grid (x of `grid_shape`).
+    pub rows: usize,
+    /// Columns of the grid (y of `grid_shape`).
+    pub cols: usize,
+    /// Iterations; each presents every sample once. At least 1.
+    pub max_iterations: usize,
+    /// Initial learning rate `a0`, `0 < a0 <= 1`. Default 0.1.
+    pub learning_rate: f64,
+    /// Size limits the map must fit in.
+    pub limits: SizeLimits,
+}
+
+impl SomParams {
+    /// Parameters for a `rows x cols` map trained for `max_iterations` with the default
+    /// learning rate (0.1) and size limits.
+    pub fn new(rows: usize, cols: usize, max_iterations: usize) -> Self {
+        SomParams {
+            rows,
+            cols,
+            max_iterations,
+            learning_rate: 0.1,
+            limits: SizeLimits::default(),
+        }
+    }
+
+    /// Sets the initial learning rate.
+    pub fn learning_rate(mut self, learning_rate: f64) -> Self {
+        self.learning_rate = learning_rate;
+        self
+    }
+
+    /// Sets the size limits.
+    pub fn limits(mut self, limits: SizeLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Checks the parameters for data of dimension `dim`.
+    ///
+    /// # Errors
+    /// [`SomError::EmptyGrid`], [`SomError::ZeroIterations`], [`SomError::InvalidLearningRate`],
+    /// [`SomError::ZeroDimension`], [`SomError::TooManyNodes`], [`SomError::TooManyWeights`].
+    pub fn check(self, dim: usize) -> Result<CheckedParams, SomError> {
+        if self.rows == 0 || self.cols == 0 {
+            return Err(SomError::EmptyGrid {
+                rows: self.rows,
+                cols: self.cols,
+            });
+        }
+        if self.max_iterations == 0 {
+            return Err(SomError::ZeroIterations);
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
+            return Err(SomError::InvalidLearningRate(self.learning_rate));
+        }
+        if dim == 0 {
+            return Err(SomError::ZeroDimension);
+        }
+        self.limits.check(self.rows, self.cols, dim)?;
+        Ok(CheckedParams {
+            rows: self.rows,
+            cols: self.cols,
+            dim,
+            max_iterations: self.max_iterations,
+            learning_rate: self.learning_rate,
+        })
+    }
+}
+
+/// Parameters that passed [`SomParams::check`]: a non-empty grid within the size limits,
+/// at least one iteration, a learning rate in `(0, 1]`, a dimension of at least 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CheckedParams {
+    rows: usize,
+    cols: usize,
+    dim: usize,
+    max_iterations: usize,
+    learning_rate: f64,
+}
+
+impl CheckedParams {
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+    pub fn max_iterations(&self) -> usize {
+        self.max_iterations
+    }
+    pub fn learning_rate(&self) -> f64 {
+        self.learning_rate
+    }
+    /// Number of nodes, `rows * cols`.
+    pub fn nodes(&self) -> usize {
+        self.rows * self.cols
+    }
+}
+
+/// Checks that a seed is in `0..2^53`.
+pub fn check_seed(seed: u64) -> Result<u64, SomError> {
+    if seed < MAX_SEED_EXCLUSIVE {
+        Ok(seed)
+    } else {
+        Err(SomError::InvalidSeed(seed))
+    }
+}
+
+/// Builds an `(n, dim)` data array from rows of equal length.
+///
+/// # Errors
+/// [`SomError::NoSamples`], [`SomError::ZeroDimension`], [`SomError::RaggedRows`],
+/// [`SomError::NonFinite`].
+pub fn data_from_rows<R: AsRef<[f64]>>(rows: &[R]) -> Result<Array2<f64>, SomError> {
+    let first = rows.first().ok_or(SomError::NoSamples)?.as_ref().len();
+    let mut flat = Vec::with_capacity(rows.len() * first);
+    for (row, values) in rows.iter().enumerate() {
+        let values = values.as_ref();
+        if values.len() != first {
+            return Err(SomError::RaggedRows {
+                row,
+                len: values.len(),
+                expected: first,
+            });
+        }
+        flat.extend_from_slice(values);
+    }
+    data_from_flat(flat, [rows.len(), first])
+}
+
+/// Builds an `(n, dim)` data array from `n * dim` values in row-major order.
+///
+/// # Errors
+/// [`SomError::NoSamples`], [`SomError::ZeroDimension`], [`SomError::ShapeMismatch`],
+/// [`SomError::NonFinite`].
+pub fn data_from_flat(flat: Vec<f64>, [rows, cols]: [usize; 2]) -> Result<Array2<f64>, SomError> {
+    if rows == 0 {
+        return Err(SomError::NoSamples);
+    }
+    if cols == 0 {
+        return Err(SomError::ZeroDimension);
+    }
+    if rows.checked_mul(cols) != Some(flat.len()) {
+        return Err(SomError::ShapeMismatch {
+            rows,
+            cols,
+            len: flat.len(),
+        });
+    }
+    let data = Array2::from_shape_vec((rows, cols), flat).expect("length was checked above");
+    check_finite(data.view())?;
+    Ok(data)
+}
+
+/// Checks that every value of an `(n, dim)` array is finite.
+pub fn check_finite(data: ArrayView2<f64>) -> Result<(), SomError> {
+    match data.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        Some(((row, col), &value)) => Err(SomError::NonFinite { row, col, value }),
+        None => Ok(()),
+    }
+}
+
+/// Checks that given initial weights have the shape `(rows, cols, dim)` the parameters need
+/// and are finite.
+pub fn check_initial_weights(
+    params: &CheckedParams,
+    weights: &Array3<f64>,
+) -> Result<(), SomError> {
+    let expected = [params.rows, params.cols, params.dim];
+    if weights.shape() != expected {
+        return Err(SomError::InitialWeightsShape {
+            rows: params.rows,
+            cols: params.cols,
+            dim: params.dim,
+            got: weights.shape().to_vec(),
+        });
+    }
+    match weights.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        Some(((r, c, k), &value)) => Err(SomError::NonFinite {
+            row: r * params.cols + c,
+            col: k,
+            value,
+        }),
+        None => Ok(()),
+    }
+}
