@@ -1,3 +1,4 @@
 //! Kohonen self-organising maps: training, storage and serving.
 
 pub mod som;
+pub mod storage;

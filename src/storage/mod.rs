@@ -1,0 +1,305 @@
+//! The model store: a folder of `NAME.npy` (weights) and `NAME.json` (everything else).
+//!
+//! Invariants: every write goes to a temporary file in the same folder whose name starts with
+//! `.` and is then renamed into place, so a crash leaves the old file or the new, never a torn
+//! one; leftovers are removed by [`ModelStore::open`]. A model is *complete*, and listed, when
+//! its `.npy` reads as a 3-D array of finite numbers and its `.json`, if any, says it
+//! succeeded. Unreadable or badly named files are logged and skipped, never fatal. Names are
+//! checked by [`validate_name`] before any path is built from them.
+
+mod meta;
+mod names;
+mod npy;
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use ndarray::Array3;
+
+pub use meta::{ModelMeta, TrainingStatus};
+pub use names::{MAX_NAME_LEN, model_name, python_float_repr, validate_name};
+pub use npy::{weights_from_npy, weights_to_npy};
+
+/// Everything that can go wrong with stored models.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error(
+        "invalid model name {0:?}: use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'"
+    )]
+    InvalidName(String),
+    #[error("no model named {0:?}")]
+    NotFound(String),
+    #[error("a model named {0:?} already exists")]
+    AlreadyExists(String),
+    #[error("the weights of {name:?} cannot be read: {reason}")]
+    InvalidWeights { name: String, reason: String },
+    #[error("the model data of {name:?} cannot be read: {source}")]
+    InvalidMeta {
+        name: String,
+        source: serde_json::Error,
+    },
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+/// Handle to a models folder. Cheap to clone; clones share the name lock and the cache of
+/// file checks.
+#[derive(Debug, Clone)]
+pub struct ModelStore {
+    dir: PathBuf,
+    /// Held while a name is chosen and claimed, so two trainings never get the same name.
+    naming: Arc<Mutex<()>>,
+    /// Whether each `.npy` read as valid weights, by name, for the file's (mtime, length).
+    checked: Arc<Mutex<HashMap<String, FileCheck>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct FileCheck {
+    modified: SystemTime,
+    len: u64,
+    valid: bool,
+}
+
+const TEMP_MARKER: &str = ".tmp-";
+
+impl ModelStore {
+    /// Opens (and creates) the models folder and removes temporary files left by a crash.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StorageError> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir).map_err(io_error("create", &dir))?;
+        for entry in fs::read_dir(&dir)
+            .map_err(io_error("read", &dir))?
+            .flatten()
+        {
+            let file_name = entry.file_name();
+            let file_name = file_name.to_string_lossy();
+            if file_name.starts_with('.') && file_name.contains(TEMP_MARKER) {
+                tracing::info!(file = %file_name, "removing a temporary file left by a crash");
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        Ok(ModelStore {
+            dir,
+            naming: Arc::default(),
+            checked: Arc::default(),
+        })
+    }
+
+    /// The folder this store works in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, name: &str, extension: &str) -> Result<PathBuf, StorageError> {
+        validate_name(name)?;
+        Ok(self.dir.join(format!("{name}.{extension}")))
+    }
+
+    /// Names of every complete model, sorted.
+    pub fn list(&self) -> Result<Vec<String>, StorageError> {
+        let mut names = Vec::new();
+        let entries = fs::read_dir(&self.dir).map_err(io_error("read", &self.dir))?;
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let Some(name) = file_name.to_str().and_then(|f| f.strip_suffix(".npy")) else {
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            if validate_name(name).is_err() {
+                tracing::warn!(file = ?file_name, "skipping a weights file whose name breaks the naming rule");
+                continue;
+            }
+            if self.weights_are_valid(name, &entry) && self.is_finished(name) {
+                names.push(name.to_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Whether `name`'s `.npy` reads as weights, checked once per version of the file.
+    fn weights_are_valid(&self, name: &str, entry: &fs::DirEntry) -> bool {
+        let Ok(metadata) = entry.metadata() else {
+            return false;
+        };
+        let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        let len = metadata.len();
+        let known = self
+            .checked
+            .lock()
+            .expect("check cache lock")
+            .get(name)
+            .copied();
+        if let Some(check) = known
+            && check.modified == modified
+            && check.len == len
+        {
+            return check.valid;
+        }
+        let valid = match self.load(name) {
+            Ok(_) => true,
+            Err(err) => {
+                tracing::warn!(model = name, error = %err, "skipping an unreadable weights file");
+                false
+            }
+        };
+        let check = FileCheck {
+            modified,
+            len,
+            valid,
+        };
+        self.checked
+            .lock()
+            .expect("check cache lock")
+            .insert(name.to_owned(), check);
+        valid
+    }
+
+    fn is_finished(&self, name: &str) -> bool {
+        match self.meta(name) {
+            Ok(Some(meta)) => meta.status == TrainingStatus::Succeeded,
+            Ok(None) => true,
+            Err(err) => {
+                tracing::warn!(model = name, error = %err, "skipping a model whose .json cannot be read");
+                false
+            }
+        }
+    }
+
+    /// The weights `(rows, cols, dim)` of `name`.
+    pub fn load(&self, name: &str) -> Result<Array3<f64>, StorageError> {
+        let path = self.path(name, "npy")?;
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                return Err(StorageError::NotFound(name.to_owned()));
+            }
+            Err(err) => return Err(io_error("read", &path)(err)),
+        };
+        weights_from_npy(&bytes).map_err(|reason| StorageError::InvalidWeights {
+            name: name.to_owned(),
+            reason,
+        })
+    }
+
+    /// The `.json` of `name`, or `None` when it has none.
+    pub fn meta(&self, name: &str) -> Result<Option<ModelMeta>, StorageError> {
+        let path = self.path(name, "json")?;
+        let text = match fs::read(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(io_error("read", &path)(err)),
+        };
+        serde_json::from_slice(&text)
+            .map(Some)
+            .map_err(|source| StorageError::InvalidMeta {
+                name: name.to_owned(),
+                source,
+            })
+    }
+
+    /// Whether anything (weights or a `.json`) is stored under `name`.
+    pub fn exists(&self, name: &str) -> Result<bool, StorageError> {
+        Ok(self.path(name, "npy")?.exists() || self.path(name, "json")?.exists())
+    }
+
+    /// Writes the weights of `name`, atomically.
+    pub fn save_weights(&self, name: &str, weights: &Array3<f64>) -> Result<(), StorageError> {
+        let path = self.path(name, "npy")?;
+        self.write_atomically(&path, &weights_to_npy(weights))
+    }
+
+    /// Writes the `.json` of `meta.name`, atomically.
+    pub fn save_meta(&self, meta: &ModelMeta) -> Result<(), StorageError> {
+        let path = self.path(&meta.name, "json")?;
+        let text = serde_json::to_vec_pretty(meta).expect("model data always serialises");
+        self.write_atomically(&path, &text)
+    }
+
+    /// Claims a free name for a new model, `base` or `base_2`, `base_3`, ..., by writing its
+    /// `.json` (`meta` with that name) before anyone else can take it. Returns the name.
+    pub fn claim_name(&self, base: &str, mut meta: ModelMeta) -> Result<String, StorageError> {
+        validate_name(base)?;
+        let _naming = self.naming.lock().expect("naming lock");
+        let mut name = base.to_owned();
+        let mut suffix = 2;
+        while self.exists(&name)? {
+            name = format!("{base}_{suffix}");
+            suffix += 1;
+        }
+        meta.name = name.clone();
+        self.save_meta(&meta)?;
+        Ok(name)
+    }
+
+    /// Removes the weights and `.json` of `name`. Not found when neither existed.
+    pub fn delete(&self, name: &str) -> Result<(), StorageError> {
+        let mut removed = false;
+        for extension in ["npy", "json"] {
+            let path = self.path(name, extension)?;
+            match fs::remove_file(&path) {
+                Ok(()) => removed = true,
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(io_error("remove", &path)(err)),
+            }
+        }
+        self.checked.lock().expect("check cache lock").remove(name);
+        if removed {
+            Ok(())
+        } else {
+            Err(StorageError::NotFound(name.to_owned()))
+        }
+    }
+
+    /// Writes `bytes` to a temporary file beside `path`, flushes it to disk, then renames it
+    /// over `path`.
+    fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let file_name = path
+            .file_name()
+            .expect("paths are built from a checked name")
+            .to_string_lossy();
+        let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let temp = self.dir.join(format!(
+            ".{file_name}{TEMP_MARKER}{}-{unique}",
+            std::process::id()
+        ));
+        let written = (|| {
+            let mut file = fs::File::create(&temp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            fs::rename(&temp, path)
+        })();
+        if let Err(err) = written {
+            let _ = fs::remove_file(&temp);
+            return Err(io_error("write", path)(err));
+        }
+        if let Ok(dir) = fs::File::open(&self.dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+}
+
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StorageError {
+    let path = path.to_owned();
+    move |source| StorageError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests;
