@@ -23,7 +23,7 @@ use ndarray::Array3;
 
 pub use meta::{ModelMeta, TrainingStatus};
 pub use names::{MAX_NAME_LEN, model_name, python_float_repr, validate_name};
-pub use npy::{weights_from_npy, weights_to_npy};
+pub use npy::{data_from_npy, weights_from_npy, weights_to_npy};
 
 /// Everything that can go wrong with stored models.
 #[derive(Debug, thiserror::Error)]
@@ -217,14 +217,14 @@ impl ModelStore {
     /// Writes the weights of `name`, atomically.
     pub fn save_weights(&self, name: &str, weights: &Array3<f64>) -> Result<(), StorageError> {
         let path = self.path(name, "npy")?;
-        self.write_atomically(&path, &weights_to_npy(weights))
+        write_atomically(&path, &weights_to_npy(weights))
     }
 
     /// Writes the `.json` of `meta.name`, atomically.
     pub fn save_meta(&self, meta: &ModelMeta) -> Result<(), StorageError> {
         let path = self.path(&meta.name, "json")?;
         let text = serde_json::to_vec_pretty(meta).expect("model data always serialises");
-        self.write_atomically(&path, &text)
+        write_atomically(&path, &text)
     }
 
     /// Claims a free name for a new model, `base` or `base_2`, `base_3`, ..., by writing its
@@ -261,35 +261,37 @@ impl ModelStore {
             Err(StorageError::NotFound(name.to_owned()))
         }
     }
+}
 
-    /// Writes `bytes` to a temporary file beside `path`, flushes it to disk, then renames it
-    /// over `path`.
-    fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let file_name = path
-            .file_name()
-            .expect("paths are built from a checked name")
-            .to_string_lossy();
-        let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let temp = self.dir.join(format!(
-            ".{file_name}{TEMP_MARKER}{}-{unique}",
-            std::process::id()
-        ));
-        let written = (|| {
-            let mut file = fs::File::create(&temp)?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-            fs::rename(&temp, path)
-        })();
-        if let Err(err) = written {
-            let _ = fs::remove_file(&temp);
-            return Err(io_error("write", path)(err));
-        }
-        if let Ok(dir) = fs::File::open(&self.dir) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
+/// Writes `bytes` to a temporary file beside `path` (named `.NAME.tmp-...`, so never listed and
+/// removed by [`ModelStore::open`] if left by a crash), flushes it to disk, then renames it over
+/// `path`: readers see the old file or the new, never a torn one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+    let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let temp = dir.join(format!(
+        ".{file_name}{TEMP_MARKER}{}-{unique}",
+        std::process::id()
+    ));
+    let written = (|| {
+        let mut file = fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&temp, path)
+    })();
+    if let Err(err) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(io_error("write", path)(err));
     }
+    if let Ok(dir) = fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StorageError {

@@ -4,18 +4,12 @@
 //! It never unpickles (ndarray-npy refuses object arrays), and refuses anything that is not a
 //! 3-D array of finite numbers with every side at least 1.
 
-use ndarray::{Array3, ArrayD, Ix3};
+use ndarray::{Array2, Array3, ArrayD, Ix2, Ix3};
 use ndarray_npy::{ReadNpyError, ReadNpyExt, WriteNpyExt};
 
 /// Reads `(rows, cols, dim)` weights from the bytes of a `.npy` file, or says why not.
 pub fn weights_from_npy(bytes: &[u8]) -> Result<Array3<f64>, String> {
-    let array = match ArrayD::<f64>::read_npy(bytes) {
-        Ok(array) => array,
-        Err(ReadNpyError::WrongDescriptor(_)) => ArrayD::<f32>::read_npy(bytes)
-            .map_err(describe)?
-            .mapv(f64::from),
-        Err(err) => return Err(describe(err)),
-    };
+    let array = float_array_from_npy(bytes)?;
     let shape = array.shape().to_vec();
     let weights = array.into_dimensionality::<Ix3>().map_err(|_| {
         format!("the array has shape {shape:?}; a map needs 3 dimensions (rows, cols, dim)")
@@ -31,6 +25,27 @@ pub fn weights_from_npy(bytes: &[u8]) -> Result<Array3<f64>, String> {
         ));
     }
     Ok(weights.as_standard_layout().into_owned())
+}
+
+/// Reads `(n, dim)` data from the bytes of a `.npy` file, or says why not. Values are not
+/// checked here: the core's checks name the bad row and column.
+pub fn data_from_npy(bytes: &[u8]) -> Result<Array2<f64>, String> {
+    let array = float_array_from_npy(bytes)?;
+    let shape = array.shape().to_vec();
+    let data = array.into_dimensionality::<Ix2>().map_err(|_| {
+        format!("the array has shape {shape:?}; data needs 2 dimensions (samples, dim)")
+    })?;
+    Ok(data.as_standard_layout().into_owned())
+}
+
+fn float_array_from_npy(bytes: &[u8]) -> Result<ArrayD<f64>, String> {
+    match ArrayD::<f64>::read_npy(bytes) {
+        Ok(array) => Ok(array),
+        Err(ReadNpyError::WrongDescriptor(_)) => Ok(ArrayD::<f32>::read_npy(bytes)
+            .map_err(describe)?
+            .mapv(f64::from)),
+        Err(err) => Err(describe(err)),
+    }
 }
 
 fn describe(err: ReadNpyError) -> String {

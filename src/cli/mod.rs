@@ -1,0 +1,211 @@
+//! The data-producing subcommands: data to stdout, logs to stderr, exit code 2 with one line
+//! on stderr for bad input (and nothing written).
+
+mod data;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use crate::config::{PredictArgs, SamplesArgs, TrainArgs};
+use crate::som::{
+    Codebook, SAMPLE_COLOURS, SomError, SomParams, TrainControl, check_seed, data_from_rows,
+    random_seed,
+};
+use crate::storage::{
+    ModelStore, StorageError, validate_name, weights_from_npy, weights_to_npy, write_atomically,
+};
+use crate::training::{self, Init, TrainingJob};
+
+pub use data::read_data;
+
+/// Why a subcommand failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    BadInput(String),
+    #[error(transparent)]
+    Som(#[from] SomError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("cannot write the output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl CliError {
+    /// 2 for anything the user can fix by changing the command, 1 for failures of the machine.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Storage(StorageError::Io { .. }) | CliError::Output(_) => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// The four sample maps the Python service shipped, by name, with the seeds that make ours.
+pub const SAMPLE_MODELS: [(&str, usize, usize, u64); 4] = [
+    ("10X10_100N", 10, 100, 1),
+    ("10X10_200N", 10, 200, 2),
+    ("10X10_500N", 10, 500, 3),
+    ("100X100_1000N", 100, 1000, 4),
+];
+
+/// Where `kohonen train` puts the weights.
+enum Destination {
+    File(PathBuf),
+    Model { store: ModelStore, name: String },
+}
+
+pub fn train(args: TrainArgs) -> Result<(), CliError> {
+    let destination = match (&args.out, &args.name) {
+        (Some(out), _) => {
+            if out.exists() && !args.force {
+                return Err(CliError::BadInput(format!(
+                    "{} exists: pass --force to replace it",
+                    out.display()
+                )));
+            }
+            Destination::File(out.clone())
+        }
+        (None, Some(name)) => {
+            validate_name(name)?;
+            let store = ModelStore::open(&args.models.models_dir)?;
+            if store.exists(name)? && !args.force {
+                return Err(CliError::BadInput(format!(
+                    "a model named {name:?} exists: pass --force to replace it"
+                )));
+            }
+            Destination::Model {
+                store,
+                name: name.clone(),
+            }
+        }
+        (None, None) => unreachable!("clap requires --out or --name"),
+    };
+    let data = read_data(&args.data)?;
+    let [rows, cols] = args.grid;
+    let params = SomParams::new(rows, cols, args.iterations)
+        .learning_rate(args.learning_rate)
+        .check(data.ncols())?;
+    let init = match &args.init {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| CliError::BadInput(format!("{}: cannot read: {e}", path.display())))?;
+            let weights = weights_from_npy(&bytes)
+                .map_err(|reason| CliError::BadInput(format!("{}: {reason}", path.display())))?;
+            Init::Weights(weights)
+        }
+        None => Init::Seed(check_seed(args.seed.unwrap_or_else(random_seed))?),
+    };
+    let job = TrainingJob {
+        params,
+        init,
+        data,
+        record_bmus: false,
+    };
+    let outcome = run_with_progress(&job)?;
+
+    let out = match destination {
+        Destination::File(path) => {
+            write_atomically(&path, &weights_to_npy(&outcome.weights))?;
+            path.display().to_string()
+        }
+        Destination::Model { store, name } => {
+            let mut meta = outcome.meta.clone();
+            meta.name = name.clone();
+            meta.created_at = Some(Timestamp::now());
+            store.save_weights(&name, &outcome.weights)?;
+            store.save_meta(&meta)?;
+            store
+                .dir()
+                .join(format!("{name}.npy"))
+                .display()
+                .to_string()
+        }
+    };
+    let meta = &outcome.meta;
+    print_json(&json!({
+        "out": out,
+        "seed": meta.seed,
+        "training_seconds": meta.training_seconds,
+        "quantization_error": meta.quantization_error,
+        "topographic_error": meta.topographic_error,
+    }))
+}
+
+/// Trains on another thread and shows a progress bar while it runs, if stderr is a terminal.
+fn run_with_progress(job: &TrainingJob) -> Result<training::Outcome, CliError> {
+    let control = TrainControl::default();
+    if !std::io::stderr().is_terminal() {
+        return Ok(training::run(job, &control)?);
+    }
+    let bar = indicatif::ProgressBar::new(job.params.max_iterations() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} iterations, eta {eta}")
+            .expect("the template is valid"),
+    );
+    let outcome = std::thread::scope(|scope| {
+        let training = scope.spawn(|| training::run(job, &control));
+        while !training.is_finished() {
+            bar.set_position(control.iterations_done() as u64);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        training.join().expect("training does not panic")
+    });
+    bar.finish_and_clear();
+    Ok(outcome?)
+}
+
+pub fn predict(args: PredictArgs) -> Result<(), CliError> {
+    let weights = if looks_like_a_file(&args.model) {
+        let path = Path::new(&args.model);
+        let bytes = std::fs::read(path)
+            .map_err(|e| CliError::BadInput(format!("{}: cannot read: {e}", path.display())))?;
+        weights_from_npy(&bytes)
+            .map_err(|reason| CliError::BadInput(format!("{}: {reason}", path.display())))?
+    } else {
+        ModelStore::open(&args.models.models_dir)?.load(&args.model)?
+    };
+    let data = read_data(&args.data)?;
+    let predictions = Codebook::from_weights(weights.view()).predict(data.view())?;
+    print_json(&json!(predictions))
+}
+
+fn looks_like_a_file(model: &str) -> bool {
+    model.ends_with(".npy") || model.contains(std::path::MAIN_SEPARATOR)
+}
+
+pub fn samples(args: SamplesArgs) -> Result<(), CliError> {
+    let store = ModelStore::open(&args.models.models_dir)?;
+    let data = data_from_rows(&SAMPLE_COLOURS)?;
+    for (name, side, iterations, seed) in SAMPLE_MODELS {
+        let job = TrainingJob {
+            params: SomParams::new(side, side, iterations).check(3)?,
+            init: Init::Seed(seed),
+            data: data.clone(),
+            record_bmus: false,
+        };
+        let outcome = training::run(&job, &TrainControl::default())?;
+        let mut meta = outcome.meta;
+        meta.name = name.to_owned();
+        meta.created_at = meta.finished_at;
+        store.save_weights(name, &outcome.weights)?;
+        store.save_meta(&meta)?;
+        tracing::info!(
+            model = name,
+            seconds = meta.training_seconds,
+            "sample map trained"
+        );
+    }
+    print_json(&json!(SAMPLE_MODELS.map(|(name, ..)| name)))
+}
+
+fn print_json(value: &serde_json::Value) -> Result<(), CliError> {
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer(&mut stdout, value).map_err(std::io::Error::from)?;
+    writeln!(stdout)?;
+    Ok(())
+}

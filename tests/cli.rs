@@ -1,0 +1,203 @@
+//! The command line end to end: the real binary, real files, exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ndarray::{Array2, Array3};
+use ndarray_npy::{read_npy, write_npy};
+
+fn kohonen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kohonen"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs")
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().expect("temp paths are UTF-8")
+}
+
+#[test]
+fn samples_regenerate_the_committed_sample_models_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = kohonen(&["samples", "--models-dir", s(dir.path())]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in ["10X10_100N", "10X10_200N", "10X10_500N", "100X100_1000N"] {
+        let fresh = std::fs::read(dir.path().join(format!("{name}.npy"))).unwrap();
+        let committed = std::fs::read(repo(&format!("saved_models/{name}.npy"))).unwrap();
+        assert!(fresh == committed, "{name} differs from the committed file");
+        let meta: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join(format!("{name}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(meta["status"], "succeeded");
+        assert_eq!(meta["name"], name);
+    }
+}
+
+#[test]
+fn train_from_given_initial_weights_reproduces_a_golden_case() {
+    let case = repo("tests/fixtures/golden/rough-5x7-4dim");
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("w.npy");
+    let out = kohonen(&[
+        "train",
+        "--data",
+        s(&case.join("data.npy")),
+        "--init",
+        s(&case.join("initial_weights.npy")),
+        "--grid",
+        "5x7",
+        "--iterations",
+        "3",
+        "--learning-rate",
+        "0.25",
+        "--out",
+        s(&out_path),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Array3<f64> = read_npy(&out_path).unwrap();
+    let want: Array3<f64> = read_npy(case.join("expected_weights.npy")).unwrap();
+    for (a, b) in got.iter().zip(&want) {
+        assert!((a - b).abs() <= 1e-9, "{a} vs {b}");
+    }
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["seed"], serde_json::Value::Null);
+    assert!((report["quantization_error"].as_f64().unwrap() - 0.25499130567136036).abs() < 1e-9);
+    assert_eq!(report["out"], s(&out_path));
+}
+
+#[test]
+fn train_from_csv_with_a_seed_stores_a_named_model_that_predict_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("colours.csv");
+    std::fs::write(&csv, "r,g,b\n0.1,0.8,0.3\n0.9,0.1,0.2\n0.2,0.2,0.9\n").unwrap();
+    let models = dir.path().join("models");
+    let train = |seed: &str| {
+        kohonen(&[
+            "train",
+            "--data",
+            s(&csv),
+            "--grid",
+            "4x3",
+            "--iterations",
+            "20",
+            "--seed",
+            seed,
+            "--name",
+            "mine",
+            "--models-dir",
+            s(&models),
+            "--force",
+        ])
+    };
+    assert!(train("7").status.success());
+    let first: Array3<f64> = read_npy(models.join("mine.npy")).unwrap();
+    assert_eq!(first.shape(), [4, 3, 3]);
+    assert!(train("7").status.success());
+    assert_eq!(
+        read_npy::<_, Array3<f64>>(models.join("mine.npy")).unwrap(),
+        first
+    );
+
+    let out = kohonen(&[
+        "predict",
+        "--model",
+        "mine",
+        "--data",
+        s(&csv),
+        "--models-dir",
+        s(&models),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let predictions: Vec<[usize; 2]> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(predictions.len(), 3);
+    assert!(predictions.iter().all(|[r, c]| *r < 4 && *c < 3));
+}
+
+#[test]
+fn bad_input_exits_with_2_and_one_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let ragged = write("ragged.csv", "1,2,3\n4,5\n");
+    let nan = write("nan.csv", "1,2,3\n4,nan,6\n");
+    let unknown = write("data.txt", "1,2,3\n");
+    let good = write("good.json", "[[0.1,0.2,0.3],[0.4,0.5,0.6]]");
+    let cube = dir.path().join("cube.npy");
+    write_npy(&cube, &Array3::<f64>::zeros((2, 2, 2))).unwrap();
+    let existing = write("existing.npy", "keep me");
+    let missing = dir.path().join("missing.csv");
+    let out = dir.path().join("out.npy");
+
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--data", s(&missing), "--out", s(&out)], "cannot read"),
+        (vec!["--data", s(&ragged), "--out", s(&out)], "same length"),
+        (vec!["--data", s(&nan), "--out", s(&out)], "finite"),
+        (
+            vec!["--data", s(&unknown), "--out", s(&out)],
+            "unknown extension",
+        ),
+        (vec!["--data", s(&cube), "--out", s(&out)], "2 dimensions"),
+        (vec!["--data", s(&good), "--out", s(&existing)], "--force"),
+        (
+            vec![
+                "--data",
+                s(&good),
+                "--out",
+                s(&out),
+                "--learning-rate",
+                "1.5",
+            ],
+            "learning_rate",
+        ),
+        (
+            vec!["--data", s(&good), "--out", s(&out), "--init", s(&cube)],
+            "initial weights",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut full = vec!["train", "--grid", "3x3", "--iterations", "5"];
+        full.extend(args);
+        let result = kohonen(&full);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{full:?}: {stderr}");
+        assert!(stderr.contains(expected), "{full:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{full:?}: {stderr}");
+        assert!(result.stdout.is_empty());
+        assert!(!out.exists(), "{full:?} wrote its output");
+    }
+    assert_eq!(std::fs::read(&existing).unwrap(), b"keep me");
+
+    let vectors = dir.path().join("vectors.npy");
+    write_npy(&vectors, &Array2::<f64>::zeros((2, 5))).unwrap();
+    let result = kohonen(&[
+        "predict",
+        "--model",
+        s(&repo("saved_models/10X10_100N.npy")),
+        "--data",
+        s(&vectors),
+    ]);
+    assert_eq!(result.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&result.stderr).contains("3-dimensional"));
+}
