@@ -158,26 +158,35 @@ impl Codebook {
                 let mut sums = [0.0; BLOCK];
                 let mut best = (f64::INFINITY, 0);
                 for block in 0..self.nodes().div_ceil(BLOCK) {
-                    let minimum = self.block_minimum(v, block, &mut sums);
+                    let minimum = self.block_minimum(v, block, &mut sums, best.0);
                     if minimum < best.0 {
                         best = (minimum, block);
                     }
                 }
-                let len = self.squared_distances(v, best.1, &mut sums);
-                (best.0, best.1 * BLOCK + first_of_smallest(&sums[..len]))
+                (best.0, self.argmin_in_block(v, best.1, &mut sums))
             },
         )
     }
 
     /// For each block index of `blocks`, the smallest squared distance from `v` to a node of
-    /// that block, into `out`.
-    pub(crate) fn minima_of_blocks(&self, v: &[f64], blocks: &[usize], out: &mut [f64]) {
+    /// that block, into `out`; NaN for a block that cannot hold a node nearer than `bound` or
+    /// than an earlier block of `blocks`.
+    pub(crate) fn minima_of_blocks(
+        &self,
+        v: &[f64],
+        blocks: &[usize],
+        out: &mut [f64],
+        mut bound: f64,
+    ) {
         pulp::Arch::new().dispatch(
             #[inline(always)]
             || {
                 let mut sums = [0.0; BLOCK];
                 for (&block, minimum) in blocks.iter().zip(out) {
-                    *minimum = self.block_minimum(v, block, &mut sums);
+                    *minimum = self.block_minimum(v, block, &mut sums, bound);
+                    if *minimum < bound {
+                        bound = *minimum;
+                    }
                 }
             },
         )
@@ -187,11 +196,7 @@ impl Codebook {
     pub(crate) fn block_argmin(&self, v: &[f64], block: usize) -> usize {
         pulp::Arch::new().dispatch(
             #[inline(always)]
-            || {
-                let mut sums = [0.0; BLOCK];
-                let len = self.squared_distances(v, block, &mut sums);
-                block * BLOCK + first_of_smallest(&sums[..len])
-            },
+            || self.argmin_in_block(v, block, &mut [0.0; BLOCK]),
         )
     }
 
@@ -204,10 +209,9 @@ impl Codebook {
                 let mut first = (f64::INFINITY, usize::MAX);
                 let mut second = (f64::INFINITY, usize::MAX);
                 for block in 0..self.nodes().div_ceil(BLOCK) {
-                    let len = self.squared_distances(v, block, &mut sums);
-                    if smallest(&sums[..len]) >= second.0 {
+                    let Some(len) = self.squared_distances(v, block, &mut sums, second.0) else {
                         continue;
-                    }
+                    };
                     for (offset, &d) in sums[..len].iter().enumerate() {
                         let candidate = (d, block * BLOCK + offset);
                         if d < first.0 {
@@ -223,18 +227,40 @@ impl Codebook {
         )
     }
 
+    /// The smallest squared distance from `v` to a node of `block`, or NaN when it exceeds
+    /// `bound` (NaN compares false with everything, so it never wins a minimum).
     #[inline(always)]
-    fn block_minimum(&self, v: &[f64], block: usize, sums: &mut [f64; BLOCK]) -> f64 {
-        let len = self.squared_distances(v, block, sums);
-        smallest(&sums[..len])
+    fn block_minimum(&self, v: &[f64], block: usize, sums: &mut [f64; BLOCK], bound: f64) -> f64 {
+        match self.squared_distances(v, block, sums, bound) {
+            Some(len) => smallest(&sums[..len]),
+            None => f64::NAN,
+        }
+    }
+
+    #[inline(always)]
+    fn argmin_in_block(&self, v: &[f64], block: usize, sums: &mut [f64; BLOCK]) -> usize {
+        let len = self
+            .squared_distances(v, block, sums, f64::INFINITY)
+            .expect("nothing exceeds an infinite bound");
+        block * BLOCK + first_of_smallest(&sums[..len])
     }
 
     /// Writes the squared distances from `v` to the nodes of `block` into `sums[..len]` and
     /// returns `len` (`BLOCK`, or less for the last block). Planes are taken four at a time so
     /// each partial sum is loaded and stored once per four components, and every sum still
     /// adds its components in the order `k = 0..dim`, starting from 0.
+    ///
+    /// Returns `None` as soon as every partial sum exceeds `bound`: sums of squares only grow,
+    /// so no node of the block can then be nearer than (or as near as) `bound`. For
+    /// high-dimensional data this skips most of the work on nodes far from `v`.
     #[inline(always)]
-    fn squared_distances(&self, v: &[f64], block: usize, sums: &mut [f64; BLOCK]) -> usize {
+    fn squared_distances(
+        &self,
+        v: &[f64],
+        block: usize,
+        sums: &mut [f64; BLOCK],
+        bound: f64,
+    ) -> Option<usize> {
         let nodes = self.nodes();
         let start = block * BLOCK;
         let len = BLOCK.min(nodes - start);
@@ -249,6 +275,9 @@ impl Codebook {
         }
         let mut k = first;
         while k + 4 <= v.len() {
+            if smallest(sums) > bound {
+                return None;
+            }
             let planes = [plane(k), plane(k + 1), plane(k + 2), plane(k + 3)];
             accumulate::<4, false>(planes, &v[k..], sums);
             k += 4;
@@ -259,7 +288,7 @@ impl Codebook {
             1 => accumulate::<1, false>([plane(k)], &v[k..], sums),
             _ => {}
         }
-        len
+        Some(len)
     }
 }
 

@@ -234,17 +234,64 @@ fn a_block_cache_too_large_to_keep_gives_the_same_map() {
 
 #[test]
 fn training_equals_a_plain_transcription_of_the_rule() {
-    let data = Array2::from_shape_fn((13, 4), |(i, k)| ((i * 5 + k * 7) % 17) as f64 / 17.0);
-    for (rows, cols, iterations) in [(1, 1, 3), (1, 9, 7), (2, 2, 5), (17, 5, 9), (30, 30, 12)] {
-        let params = SomParams::new(rows, cols, iterations)
-            .learning_rate(0.7)
-            .check(4)
-            .unwrap();
-        let trained = train_quietly(&params, random_weights(rows, cols, 4, 11), &data);
-        let mut reference = random_weights(rows, cols, 4, 11);
-        naive_train(&params, &mut reference, &data);
-        assert_eq!(trained.weights, reference, "{rows}x{cols}");
+    // Dimension 11 takes the early exit of the distance scan (planes in groups 4 + 4 + 3).
+    for dim in [4, 11] {
+        let data = Array2::from_shape_fn((13, dim), |(i, k)| ((i * 5 + k * 7) % 17) as f64 / 17.0);
+        for (rows, cols, iterations) in [(1, 1, 3), (1, 9, 7), (2, 2, 5), (17, 5, 9), (30, 30, 12)]
+        {
+            let params = SomParams::new(rows, cols, iterations)
+                .learning_rate(0.7)
+                .check(dim)
+                .unwrap();
+            let trained = train_quietly(&params, random_weights(rows, cols, dim, 11), &data);
+            let mut reference = random_weights(rows, cols, dim, 11);
+            naive_train(&params, &mut reference, &data);
+            assert_eq!(trained.weights, reference, "{rows}x{cols}, dim {dim}");
+        }
     }
+}
+
+#[test]
+fn prediction_and_errors_equal_a_plain_scan_in_high_dimensions() {
+    let weights = random_weights(13, 17, 23, 4);
+    let map = Codebook::from_weights(weights.view());
+    let data = Array2::from_shape_fn((50, 23), |(i, k)| ((i * 13 + k * 7) % 19) as f64 / 19.0);
+    let distances = |v: ndarray::ArrayView1<f64>| -> Vec<(f64, usize)> {
+        let mut all: Vec<(f64, usize)> = (0..13 * 17)
+            .map(|i| {
+                let d = (0..23)
+                    .map(|k| (v[k] - weights[[i / 17, i % 17, k]]).powi(2))
+                    .sum();
+                (d, i)
+            })
+            .collect();
+        all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        all
+    };
+    let mut separated = 0;
+    let mut total_distance = 0.0;
+    for (v, predicted) in data
+        .rows()
+        .into_iter()
+        .zip(map.predict(data.view()).unwrap())
+    {
+        let sorted = distances(v);
+        let (first, second) = (sorted[0].1, sorted[1].1);
+        assert_eq!(predicted, [first / 17, first % 17]);
+        total_distance += sorted[0].0.sqrt();
+        if (first / 17).abs_diff(second / 17) > 1 || (first % 17).abs_diff(second % 17) > 1 {
+            separated += 1;
+        }
+    }
+    assert_abs_diff_eq!(
+        map.quantization_error(data.view()).unwrap(),
+        total_distance / 50.0,
+        epsilon = 1e-12
+    );
+    assert_eq!(
+        map.topographic_error(data.view()).unwrap(),
+        separated as f64 / 50.0
+    );
 }
 
 /// SPEC §3 written out with no optimisation at all.

@@ -107,7 +107,8 @@ impl Default for TrainOptions {
 pub struct TrainStats {
     /// Node weight vectors updated, over all presentations.
     pub nodes_updated: u64,
-    /// Nodes whose distance to a sample was computed during training.
+    /// Nodes whose distance to a sample was computed during training (a block of nodes
+    /// skipped part-way as too far counts whole).
     pub nodes_scanned: u64,
     /// Best-matching-node searches that were split over threads.
     pub parallel_scans: u64,
@@ -233,7 +234,8 @@ impl Neighbourhood {
 /// Per sample, the nearest node of every block as it was when the sample was last presented.
 struct BlockCache {
     blocks: usize,
-    /// `(slots, blocks)`: squared distance from the slot's sample to each block's nearest node.
+    /// `(slots, blocks)`: squared distance from the slot's sample to each block's nearest node;
+    /// NaN where the search skipped the block as too far (it is rescanned next time).
     minima: Vec<f64>,
     /// Presentation (counted from 1) of each slot's last search; 0: never.
     searched_at: Vec<u64>,
@@ -343,8 +345,16 @@ impl<'a> Trainer<'a> {
             0
         };
         self.dirty.clear();
-        self.dirty
-            .extend((0..cache.blocks).filter(|&b| cache.updated_at[b] >= searched_at));
+        let minima = &mut cache.minima[slot * cache.blocks..(slot + 1) * cache.blocks];
+        self.dirty.extend(
+            (0..cache.blocks).filter(|&b| cache.updated_at[b] >= searched_at || minima[b].is_nan()),
+        );
+        for &b in &self.dirty {
+            minima[b] = f64::NAN;
+        }
+        let bound = minima
+            .iter()
+            .fold(f64::INFINITY, |m, &d| if d < m { d } else { m });
 
         let work = self.dirty.len() * BLOCK * dim;
         let codebook = &self.codebook;
@@ -358,13 +368,12 @@ impl<'a> Trainer<'a> {
             self.dirty
                 .par_chunks(chunk)
                 .zip(self.dirty_minima.par_chunks_mut(chunk))
-                .for_each(|(blocks, out)| codebook.minima_of_blocks(v, blocks, out));
+                .for_each(|(blocks, out)| codebook.minima_of_blocks(v, blocks, out, bound));
         } else {
-            codebook.minima_of_blocks(v, &self.dirty, &mut self.dirty_minima);
+            codebook.minima_of_blocks(v, &self.dirty, &mut self.dirty_minima, bound);
         }
         self.stats.nodes_scanned += (self.dirty.len() * BLOCK) as u64;
 
-        let minima = &mut cache.minima[slot * cache.blocks..(slot + 1) * cache.blocks];
         for (&b, &minimum) in self.dirty.iter().zip(&self.dirty_minima) {
             minima[b] = minimum;
         }
