@@ -263,9 +263,9 @@ impl BlockCache {
 
 struct Trainer<'a> {
     codebook: Codebook,
-    data: ArrayView2<'a, f64>,
     /// Sample values, contiguous, `(n, dim)`.
     samples: Vec<f64>,
+    sample_count: usize,
     options: &'a TrainOptions,
     neighbourhood: Neighbourhood,
     cache: BlockCache,
@@ -282,7 +282,7 @@ impl<'a> Trainer<'a> {
     fn new(
         params: &CheckedParams,
         codebook: Codebook,
-        data: ArrayView2<'a, f64>,
+        data: ArrayView2<f64>,
         options: &'a TrainOptions,
     ) -> Self {
         let samples = data.iter().copied().collect();
@@ -294,8 +294,8 @@ impl<'a> Trainer<'a> {
         };
         Trainer {
             codebook,
-            data,
             samples,
+            sample_count: data.nrows(),
             options,
             neighbourhood: Neighbourhood::default(),
             cache,
@@ -310,7 +310,7 @@ impl<'a> Trainer<'a> {
     fn iterate(&mut self, radius: f64, rate: f64) {
         self.neighbourhood.set(radius, rate);
         let dim = self.codebook.dim();
-        for sample in 0..self.data.nrows() {
+        for sample in 0..self.sample_count {
             self.presentation += 1;
             let bmu = self.best_matching_node(sample);
             if self.options.record_bmus {
