@@ -192,13 +192,20 @@ fn one_thread_and_four_threads_give_identical_weights() {
 fn the_radius_window_visits_far_fewer_nodes_than_the_grid() {
     let params = SomParams::new(100, 100, 200).check(3).unwrap();
     let trained = train_quietly(&params, random_weights(100, 100, 3, 1), &colours());
-    let presentations = 200 * 10;
-    let full_grid = (presentations * 100 * 100) as u64;
+    let full_grid = (200 * 10 * 100 * 100) as u64;
     assert!(
         trained.stats.nodes_updated * 10 < full_grid,
         "updated {} of {full_grid}",
         trained.stats.nodes_updated
     );
+}
+
+#[test]
+fn the_block_cache_rescans_only_what_changed_since_a_sample_was_last_shown() {
+    let data = data_from_rows(&SAMPLE_COLOURS[..3]).unwrap();
+    let params = SomParams::new(64, 64, 300).check(3).unwrap();
+    let trained = train_quietly(&params, random_weights(64, 64, 3, 1), &data);
+    let full_grid = (300 * 3 * 64 * 64) as u64;
     assert!(
         trained.stats.nodes_scanned * 3 < full_grid * 2,
         "scanned {} of {full_grid}",

@@ -18,7 +18,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::codebook::{BLOCK, Codebook};
+use super::codebook::{BLOCK, BlockNearest, Codebook, Scratch, UNKNOWN_OFFSET};
 use super::params::{CheckedParams, SomError, check_finite, check_initial_weights};
 
 /// Initial weights `(rows, cols, dim)`, uniform in `[0, 1)`, drawn in C order from
@@ -108,7 +108,7 @@ pub struct TrainStats {
     /// Node weight vectors updated, over all presentations.
     pub nodes_updated: u64,
     /// Nodes whose distance to a sample was computed during training (a block of nodes
-    /// skipped part-way as too far counts whole).
+    /// abandoned part-way as too far counts whole).
     pub nodes_scanned: u64,
     /// Best-matching-node searches that were split over threads.
     pub parallel_scans: u64,
@@ -234,9 +234,10 @@ impl Neighbourhood {
 /// Per sample, the nearest node of every block as it was when the sample was last presented.
 struct BlockCache {
     blocks: usize,
-    /// `(slots, blocks)`: squared distance from the slot's sample to each block's nearest node;
-    /// NaN where the search skipped the block as too far (it is rescanned next time).
-    minima: Vec<f64>,
+    /// `(slots, blocks)`: squared distance from the slot's sample to each block's nearest node
+    /// (and its offset, when known); NaN where the search skipped the block as too far (it is
+    /// rescanned next time).
+    minima: Vec<BlockNearest>,
     /// Presentation (counted from 1) of each slot's last search; 0: never.
     searched_at: Vec<u64>,
     /// Presentation that last updated each block; 0: none.
@@ -253,7 +254,7 @@ impl BlockCache {
         let slots = if per_sample { samples } else { 1 };
         BlockCache {
             blocks,
-            minima: vec![f64::INFINITY; slots * blocks],
+            minima: vec![(f64::INFINITY, UNKNOWN_OFFSET); slots * blocks],
             searched_at: vec![0; slots],
             updated_at: vec![0; blocks],
             per_sample,
@@ -271,8 +272,9 @@ struct Trainer<'a> {
     cache: BlockCache,
     /// Blocks to rescan in the current search (reused).
     dirty: Vec<usize>,
-    /// Minimum distance of each dirty block (reused).
-    dirty_minima: Vec<f64>,
+    /// Nearest node of each dirty block (reused).
+    dirty_minima: Vec<BlockNearest>,
+    scratch: Box<Scratch>,
     presentation: u64,
     bmus: Vec<usize>,
     stats: TrainStats,
@@ -301,6 +303,7 @@ impl<'a> Trainer<'a> {
             cache,
             dirty: Vec::new(),
             dirty_minima: Vec::new(),
+            scratch: Box::new([0.0; BLOCK]),
             presentation: 0,
             bmus: Vec::with_capacity(recorded),
             stats: TrainStats::default(),
@@ -347,19 +350,21 @@ impl<'a> Trainer<'a> {
         self.dirty.clear();
         let minima = &mut cache.minima[slot * cache.blocks..(slot + 1) * cache.blocks];
         self.dirty.extend(
-            (0..cache.blocks).filter(|&b| cache.updated_at[b] >= searched_at || minima[b].is_nan()),
+            (0..cache.blocks)
+                .filter(|&b| cache.updated_at[b] >= searched_at || minima[b].0.is_nan()),
         );
         for &b in &self.dirty {
-            minima[b] = f64::NAN;
+            minima[b] = (f64::NAN, UNKNOWN_OFFSET);
         }
         let bound = minima
             .iter()
-            .fold(f64::INFINITY, |m, &d| if d < m { d } else { m });
+            .fold(f64::INFINITY, |m, &(d, _)| if d < m { d } else { m });
 
         let work = self.dirty.len() * BLOCK * dim;
         let codebook = &self.codebook;
         self.dirty_minima.clear();
-        self.dirty_minima.resize(self.dirty.len(), f64::INFINITY);
+        self.dirty_minima
+            .resize(self.dirty.len(), (f64::INFINITY, UNKNOWN_OFFSET));
         if work >= self.options.parallel_min_work && self.dirty.len() > 1 {
             self.stats.parallel_scans += 1;
             let chunk = (self.dirty.len())
@@ -368,23 +373,35 @@ impl<'a> Trainer<'a> {
             self.dirty
                 .par_chunks(chunk)
                 .zip(self.dirty_minima.par_chunks_mut(chunk))
-                .for_each(|(blocks, out)| codebook.minima_of_blocks(v, blocks, out, bound));
+                .for_each_init(
+                    || Box::new([0.0; BLOCK]),
+                    |sums, (blocks, out)| codebook.minima_of_blocks(v, blocks, out, bound, sums),
+                );
         } else {
-            codebook.minima_of_blocks(v, &self.dirty, &mut self.dirty_minima, bound);
+            let (blocks, out) = (&self.dirty, &mut self.dirty_minima);
+            codebook.minima_of_blocks(v, blocks, out, bound, &mut self.scratch);
         }
-        self.stats.nodes_scanned += (self.dirty.len() * BLOCK) as u64;
+        let last_block_padding = match self.dirty.last() {
+            Some(&b) if b + 1 == cache.blocks => cache.blocks * BLOCK - codebook.nodes(),
+            _ => 0,
+        };
+        self.stats.nodes_scanned += (self.dirty.len() * BLOCK - last_block_padding) as u64;
 
         for (&b, &minimum) in self.dirty.iter().zip(&self.dirty_minima) {
             minima[b] = minimum;
         }
         cache.searched_at[slot] = self.presentation;
         let mut best = (f64::INFINITY, 0);
-        for (block, &minimum) in minima.iter().enumerate() {
+        for (block, &(minimum, _)) in minima.iter().enumerate() {
             if minimum < best.0 {
                 best = (minimum, block);
             }
         }
-        codebook.block_argmin(v, best.1)
+        let block = best.1;
+        match minima[block].1 {
+            UNKNOWN_OFFSET => codebook.block_argmin(v, block, &mut self.scratch),
+            offset => block * BLOCK + offset as usize,
+        }
     }
 }
 
