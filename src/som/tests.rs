@@ -77,6 +77,14 @@ fn training_reproduces_every_golden_case() {
         .unwrap();
         let name = dir.display();
         let tol = case.tolerance;
+        let split = train_in_bands(
+            2,
+            &params,
+            read_npy(dir.join("initial_weights.npy")).unwrap(),
+            &data,
+        );
+        assert_eq!(split.weights, trained.weights, "{name} in bands");
+        assert_eq!(split.bmus, trained.bmus, "{name} in bands");
 
         assert_eq!(trained.weights.shape(), expected.shape(), "{name}");
         for (got, want) in trained.weights.iter().zip(&expected) {
@@ -154,19 +162,26 @@ fn random_seeds_fit_in_a_json_number() {
     }
 }
 
-fn train_in_pool(threads: usize, params: &CheckedParams, data: &Array2<f64>) -> Trained {
+/// Trains with the map's rows split over as many bands as a pool of `threads` allows.
+fn train_in_bands(
+    threads: usize,
+    params: &CheckedParams,
+    initial: Array3<f64>,
+    data: &Array2<f64>,
+) -> Trained {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .unwrap();
     let options = TrainOptions {
         parallel_min_work: 0,
+        record_bmus: true,
         ..TrainOptions::default()
     };
     pool.install(|| {
         train(
             params,
-            random_weights(params.rows(), params.cols(), params.dim(), 3),
+            initial,
             data.view(),
             &options,
             &TrainControl::default(),
@@ -179,12 +194,17 @@ fn train_in_pool(threads: usize, params: &CheckedParams, data: &Array2<f64>) -> 
 fn one_thread_and_four_threads_give_identical_weights() {
     let data = Array2::from_shape_fn((40, 5), |(i, k)| ((i * 7 + k * 3) % 11) as f64 / 11.0);
     let params = SomParams::new(23, 19, 15).check(5).unwrap();
-    let single = train_in_pool(1, &params, &data);
-    let parallel = train_in_pool(4, &params, &data);
-    assert!(parallel.stats.parallel_scans > 0, "the parallel path ran");
+    let single = train_in_bands(1, &params, random_weights(23, 19, 5, 3), &data);
+    let parallel = train_in_bands(4, &params, random_weights(23, 19, 5, 3), &data);
+    assert_eq!(single.stats.threads, 1);
+    assert_eq!(single.bmus, parallel.bmus);
+    assert_eq!(
+        parallel.stats.threads, 4,
+        "the rows were split over four threads"
+    );
     assert_eq!(single.weights, parallel.weights);
     let sequential = train_quietly(&params, random_weights(23, 19, 5, 3), &data);
-    assert_eq!(sequential.stats.parallel_scans, 0);
+    assert_eq!(sequential.stats.threads, 1);
     assert_eq!(sequential.weights, parallel.weights);
 }
 
@@ -254,6 +274,12 @@ fn training_equals_a_plain_transcription_of_the_rule() {
             let mut reference = random_weights(rows, cols, dim, 11);
             naive_train(&params, &mut reference, &data);
             assert_eq!(trained.weights, reference, "{rows}x{cols}, dim {dim}");
+            let split = train_in_bands(3, &params, random_weights(rows, cols, dim, 11), &data);
+            assert_eq!(split.stats.threads, rows.min(3));
+            assert_eq!(
+                split.weights, reference,
+                "{rows}x{cols}, dim {dim}, in bands"
+            );
         }
     }
 }
@@ -349,6 +375,39 @@ fn cancelling_stops_training_before_the_next_iteration() {
         result.unwrap_err(),
         SomError::Cancelled { iterations_done: 0 }
     );
+}
+
+#[test]
+fn cancelling_a_training_split_over_threads_stops_every_thread() {
+    let params = SomParams::new(40, 40, 1_000_000).check(3).unwrap();
+    let control = TrainControl::default();
+    let options = TrainOptions {
+        parallel_min_work: 0,
+        ..TrainOptions::default()
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    let result = std::thread::scope(|scope| {
+        let training = scope.spawn(|| {
+            pool.install(|| {
+                train(
+                    &params,
+                    random_weights(40, 40, 3, 1),
+                    colours().view(),
+                    &options,
+                    &control,
+                )
+            })
+        });
+        while control.iterations_done() < 3 {
+            std::thread::yield_now();
+        }
+        control.cancel();
+        training.join().unwrap()
+    });
+    assert!(matches!(result, Err(SomError::Cancelled { iterations_done }) if iterations_done >= 3));
 }
 
 #[test]

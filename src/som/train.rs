@@ -1,22 +1,24 @@
 //! Training: the rule of SPEC §3, made fast without changing a single result.
 //!
-//! Three things keep it fast:
+//! What keeps it fast:
 //! - Only the nodes inside the radius are visited: per iteration the half-width of every row of
 //!   the disk `d2 <= s_t^2 + 1e-9` and the factor `a_t * theta(d2)` of every node in it are
 //!   computed once; a presentation then updates contiguous row segments of each plane.
 //! - The best-matching-node search remembers, per sample, the nearest node of every block of
 //!   [`BLOCK`] nodes, and rescans only the blocks updated since that sample was last presented.
 //!   Late in training the radius is small and most blocks stay clean.
-//! - A scan of many dirty blocks is split over the rayon pool above
-//!   [`TrainOptions::parallel_min_work`]. Blocks are reduced in index order, so results are the
-//!   same for any thread count.
+//! - A large map is cut into bands of rows, one per thread, each owning its weights for the
+//!   whole training. Per presentation each band finds its own nearest node, the bands swap
+//!   those through a [`Rendezvous`] (a few atomics, no lock, no task hand-over) and each band
+//!   updates its own rows. Every node's distance and update are computed exactly as on one
+//!   thread and the band minima are compared in index order, so results do not depend on the
+//!   thread count.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use ndarray::{Array3, ArrayView2};
+use ndarray::{Array3, ArrayView2, Axis, Slice, concatenate};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 
 use super::codebook::{BLOCK, BlockNearest, Codebook, Scratch, UNKNOWN_OFFSET};
 use super::params::{CheckedParams, SomError, check_finite, check_initial_weights};
@@ -82,9 +84,10 @@ impl TrainControl {
 pub struct TrainOptions {
     /// Record the best-matching node of every presentation (for `verbose` answers).
     pub record_bmus: bool,
-    /// Node-dimensions (`dirty nodes x dim`) of a best-matching-node scan from which it is split
-    /// over the rayon pool. Default 1,048,576 (below it rayon's hand-over costs more than it
-    /// saves: even a 300x300 map of colours trains faster on one thread); tests lower it to force the parallel path.
+    /// Size of a map (`nodes x dim`) from which its rows are split over threads, as many as the
+    /// current rayon pool has (at most one per row). Default 16,384: a 100x100 map of colours is
+    /// split, a 10x10 one is not (its presentations take less than the threads' handshake).
+    /// Tests lower it to force the split.
     pub parallel_min_work: usize,
     /// Most block minima (samples x blocks of nodes) the search cache may hold, 16 bytes each.
     /// Past it every search rescans every node: with that many samples nearly every block is
@@ -96,7 +99,7 @@ impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
             record_bmus: false,
-            parallel_min_work: 1 << 20,
+            parallel_min_work: 16_384,
             max_cached_blocks: 1 << 22,
         }
     }
@@ -110,8 +113,8 @@ pub struct TrainStats {
     /// Nodes whose distance to a sample was computed during training (a block of nodes
     /// abandoned part-way as too far counts whole).
     pub nodes_scanned: u64,
-    /// Best-matching-node searches that were split over threads.
-    pub parallel_scans: u64,
+    /// Threads the map's rows were split over (1: not split).
+    pub threads: usize,
 }
 
 /// The result of a training.
@@ -151,38 +154,77 @@ pub fn train(
     check_initial_weights(params, &initial)?;
 
     let schedule = Schedule::new(params);
-    let mut trainer = Trainer::new(
-        params,
-        Codebook::from_weights(initial.view()),
-        data,
+    let samples: Vec<f64> = data.iter().copied().collect();
+    let threads = if params.nodes() * params.dim() >= options.parallel_min_work {
+        rayon::current_num_threads().clamp(1, params.rows())
+    } else {
+        1
+    };
+    let shared = Shared {
+        samples: &samples,
+        dim: params.dim(),
+        cols: params.cols(),
+        schedule: &schedule,
         options,
-    );
-    for (iteration, (&radius, &rate)) in schedule
-        .radii
-        .iter()
-        .zip(&schedule.learning_rates)
-        .enumerate()
-    {
-        if control.is_cancelled() {
-            return Err(SomError::Cancelled {
-                iterations_done: iteration,
-            });
+        control,
+        rendezvous: Rendezvous::new(threads),
+    };
+    let mut bands: Vec<Band> = band_bounds(params.rows(), threads)
+        .map(|rows| Band::new(&initial, rows, data.nrows(), options))
+        .collect();
+    let (leader, helpers) = bands.split_first_mut().expect("at least one band");
+    let outcome = std::thread::scope(|scope| {
+        for (index, band) in helpers.iter_mut().enumerate() {
+            let shared = &shared;
+            scope.spawn(move || band.run(shared, index + 1));
         }
-        trainer.iterate(radius, rate);
-        control
-            .iterations_done
-            .store(iteration + 1, Ordering::Relaxed);
+        leader.run(&shared, 0)
+    });
+    outcome?;
+
+    let views: Vec<_> = bands
+        .iter()
+        .map(|band| band.codebook.to_weights())
+        .collect();
+    let weights = concatenate(Axis(0), &views.iter().map(|w| w.view()).collect::<Vec<_>>())
+        .expect("bands have the same columns and dimension");
+    let mut stats = TrainStats {
+        threads,
+        ..TrainStats::default()
+    };
+    for band in &bands {
+        stats.nodes_updated += band.stats.nodes_updated;
+        stats.nodes_scanned += band.stats.nodes_scanned;
     }
     let bmus = options.record_bmus.then(|| {
-        let codebook = &trainer.codebook;
-        trainer.bmus.iter().map(|&b| codebook.position(b)).collect()
+        let cols = params.cols();
+        (bands[0].bmus.iter())
+            .map(|&b| [b / cols, b % cols])
+            .collect()
     });
     Ok(Trained {
-        weights: trainer.codebook.to_weights(),
+        weights,
         schedule,
         bmus,
-        stats: trainer.stats,
+        stats,
     })
+}
+
+/// The rows of each of `bands` bands, as even as can be.
+fn band_bounds(rows: usize, bands: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    (0..bands).map(move |b| rows * b / bands..rows * (b + 1) / bands)
+}
+
+/// What every band reads.
+struct Shared<'a> {
+    /// Sample values, contiguous, `(n, dim)`.
+    samples: &'a [f64],
+    dim: usize,
+    cols: usize,
+    schedule: &'a Schedule,
+    options: &'a TrainOptions,
+    control: &'a TrainControl,
+    rendezvous: Rendezvous,
 }
 
 /// The factor `a_t * theta(d2)` of every node of the disk, row by row, for one iteration.
@@ -194,6 +236,8 @@ struct Neighbourhood {
     factors: Vec<f64>,
     /// Where the factors of row `|dr|` start in `factors`.
     offsets: Vec<usize>,
+    /// The factor of each squared distance `d2`, NaN until needed.
+    by_d2: Vec<f64>,
 }
 
 impl Neighbourhood {
@@ -208,9 +252,10 @@ impl Neighbourhood {
         while !inside(half_height.pow(2)) {
             half_height -= 1;
         }
-        let by_d2: Vec<f64> = (0..=limit as usize)
-            .map(|d2| rate * (-(d2 as f64) / two_s2).exp())
-            .collect();
+        // Only sums of two squares occur as d2 (about a quarter of the integers up to s^2 for
+        // large radii), so each factor is computed when first needed.
+        self.by_d2.clear();
+        self.by_d2.resize(limit as usize + 1, f64::NAN);
         self.half_widths.clear();
         self.factors.clear();
         self.offsets.clear();
@@ -221,8 +266,14 @@ impl Neighbourhood {
             }
             self.half_widths.push(hw);
             self.offsets.push(self.factors.len());
-            let row = (0..=2 * hw).map(|j| by_d2[dr * dr + j.abs_diff(hw).pow(2)]);
-            self.factors.extend(row);
+            for j in 0..=2 * hw {
+                let d2 = dr * dr + j.abs_diff(hw).pow(2);
+                let factor = &mut self.by_d2[d2];
+                if factor.is_nan() {
+                    *factor = rate * (-(d2 as f64) / two_s2).exp();
+                }
+                self.factors.push(*factor);
+            }
         }
     }
 
@@ -262,12 +313,11 @@ impl BlockCache {
     }
 }
 
-struct Trainer<'a> {
+/// A band of rows of the map and everything its thread needs to train them.
+struct Band {
+    /// The band's rows of the map.
     codebook: Codebook,
-    /// Sample values, contiguous, `(n, dim)`.
-    samples: Vec<f64>,
-    sample_count: usize,
-    options: &'a TrainOptions,
+    first_row: usize,
     neighbourhood: Neighbourhood,
     cache: BlockCache,
     /// Blocks to rescan in the current search (reused).
@@ -276,70 +326,80 @@ struct Trainer<'a> {
     dirty_minima: Vec<BlockNearest>,
     scratch: Box<Scratch>,
     presentation: u64,
+    /// Flat index (in the whole map) of the best-matching node of every presentation, kept by
+    /// the first band when recording.
     bmus: Vec<usize>,
     stats: TrainStats,
 }
 
-impl<'a> Trainer<'a> {
+impl Band {
     fn new(
-        params: &CheckedParams,
-        codebook: Codebook,
-        data: ArrayView2<f64>,
-        options: &'a TrainOptions,
+        initial: &Array3<f64>,
+        rows: std::ops::Range<usize>,
+        samples: usize,
+        options: &TrainOptions,
     ) -> Self {
-        let samples = data.iter().copied().collect();
-        let cache = BlockCache::new(params.nodes(), data.nrows(), options.max_cached_blocks);
-        let recorded = if options.record_bmus {
-            data.nrows() * params.max_iterations()
-        } else {
-            0
-        };
-        Trainer {
+        let first_row = rows.start;
+        let weights = initial.slice_axis(Axis(0), Slice::from(rows));
+        let codebook = Codebook::from_weights(weights);
+        let cache = BlockCache::new(codebook.nodes(), samples, options.max_cached_blocks);
+        Band {
             codebook,
-            samples,
-            sample_count: data.nrows(),
-            options,
+            first_row,
             neighbourhood: Neighbourhood::default(),
             cache,
             dirty: Vec::new(),
             dirty_minima: Vec::new(),
             scratch: Box::new([0.0; BLOCK]),
             presentation: 0,
-            bmus: Vec::with_capacity(recorded),
+            bmus: Vec::new(),
             stats: TrainStats::default(),
         }
     }
 
-    fn iterate(&mut self, radius: f64, rate: f64) {
-        self.neighbourhood.set(radius, rate);
-        let dim = self.codebook.dim();
-        for sample in 0..self.sample_count {
-            self.presentation += 1;
-            let bmu = self.best_matching_node(sample);
-            if self.options.record_bmus {
-                self.bmus.push(bmu);
+    /// Trains the band through every iteration. Band 0 leads: it checks for cancellation,
+    /// publishes progress and records the best-matching nodes; the others follow it through
+    /// the rendezvous.
+    fn run(&mut self, shared: &Shared, band: usize) -> Result<(), SomError> {
+        let leader = band == 0;
+        let dim = shared.dim;
+        let schedule = shared.schedule;
+        let rates = schedule.radii.iter().zip(&schedule.learning_rates);
+        for (iteration, (&radius, &rate)) in rates.enumerate() {
+            let cancelled = SomError::Cancelled {
+                iterations_done: iteration,
+            };
+            if leader && shared.control.is_cancelled() {
+                shared.rendezvous.stop(band);
+                return Err(cancelled);
             }
-            let v = &self.samples[sample * dim..(sample + 1) * dim];
-            pulp::Arch::new().dispatch(
-                #[inline(always)]
-                || {
-                    update(
-                        &mut self.codebook,
-                        &self.neighbourhood,
-                        &mut self.cache.updated_at,
-                        self.presentation,
-                        v,
-                        bmu,
-                        &mut self.stats,
-                    )
-                },
-            );
+            self.neighbourhood.set(radius, rate);
+            for (sample, v) in shared.samples.chunks_exact(dim).enumerate() {
+                self.presentation += 1;
+                let nearest = self.nearest_node(sample, v, shared.cols);
+                let bmu = shared
+                    .rendezvous
+                    .exchange(band, self.presentation, nearest)
+                    .ok_or_else(|| cancelled.clone())?;
+                if leader && shared.options.record_bmus {
+                    self.bmus.push(bmu);
+                }
+                pulp::Arch::new().dispatch(
+                    #[inline(always)]
+                    || self.update(v, bmu, shared.cols),
+                );
+            }
+            if leader {
+                let done = &shared.control.iterations_done;
+                done.store(iteration + 1, Ordering::Relaxed);
+            }
         }
+        Ok(())
     }
 
-    fn best_matching_node(&mut self, sample: usize) -> usize {
-        let dim = self.codebook.dim();
-        let v = &self.samples[sample * dim..(sample + 1) * dim];
+    /// The squared distance and flat index (in the whole map) of the band's node nearest `v`.
+    fn nearest_node(&mut self, sample: usize, v: &[f64], cols: usize) -> (f64, usize) {
+        let codebook = &self.codebook;
         let cache = &mut self.cache;
         let slot = if cache.per_sample { sample } else { 0 };
         let searched_at = if cache.per_sample {
@@ -347,8 +407,8 @@ impl<'a> Trainer<'a> {
         } else {
             0
         };
-        self.dirty.clear();
         let minima = &mut cache.minima[slot * cache.blocks..(slot + 1) * cache.blocks];
+        self.dirty.clear();
         self.dirty.extend(
             (0..cache.blocks)
                 .filter(|&b| cache.updated_at[b] >= searched_at || minima[b].0.is_nan()),
@@ -360,35 +420,19 @@ impl<'a> Trainer<'a> {
             .iter()
             .fold(f64::INFINITY, |m, &(d, _)| if d < m { d } else { m });
 
-        let work = self.dirty.len() * BLOCK * dim;
-        let codebook = &self.codebook;
         self.dirty_minima.clear();
         self.dirty_minima
             .resize(self.dirty.len(), (f64::INFINITY, UNKNOWN_OFFSET));
-        if work >= self.options.parallel_min_work && self.dirty.len() > 1 {
-            self.stats.parallel_scans += 1;
-            let chunk = (self.dirty.len())
-                .div_ceil(rayon::current_num_threads() * 2)
-                .max(1);
-            self.dirty
-                .par_chunks(chunk)
-                .zip(self.dirty_minima.par_chunks_mut(chunk))
-                .for_each_init(
-                    || Box::new([0.0; BLOCK]),
-                    |sums, (blocks, out)| codebook.minima_of_blocks(v, blocks, out, bound, sums),
-                );
-        } else {
-            let (blocks, out) = (&self.dirty, &mut self.dirty_minima);
-            codebook.minima_of_blocks(v, blocks, out, bound, &mut self.scratch);
-        }
+        let (blocks, out) = (&self.dirty, &mut self.dirty_minima);
+        codebook.minima_of_blocks(v, blocks, out, bound, &mut self.scratch);
         let last_block_padding = match self.dirty.last() {
             Some(&b) if b + 1 == cache.blocks => cache.blocks * BLOCK - codebook.nodes(),
             _ => 0,
         };
         self.stats.nodes_scanned += (self.dirty.len() * BLOCK - last_block_padding) as u64;
 
-        for (&b, &minimum) in self.dirty.iter().zip(&self.dirty_minima) {
-            minima[b] = minimum;
+        for (&b, &nearest) in self.dirty.iter().zip(&self.dirty_minima) {
+            minima[b] = nearest;
         }
         cache.searched_at[slot] = self.presentation;
         let mut best = (f64::INFINITY, 0);
@@ -397,48 +441,119 @@ impl<'a> Trainer<'a> {
                 best = (minimum, block);
             }
         }
-        let block = best.1;
-        match minima[block].1 {
+        let (distance, block) = best;
+        let local = match minima[block].1 {
             UNKNOWN_OFFSET => codebook.block_argmin(v, block, &mut self.scratch),
             offset => block * BLOCK + offset as usize,
+        };
+        (distance, self.first_row * cols + local)
+    }
+
+    /// Moves every node of the band inside the neighbourhood of `bmu` (a flat index in the
+    /// whole map) towards `v`, and stamps the blocks it touched with the presentation.
+    #[inline(always)]
+    fn update(&mut self, v: &[f64], bmu: usize, cols: usize) {
+        let (br, bc) = (bmu / cols, bmu % cols);
+        let reach = self.neighbourhood.half_height();
+        let band_rows = self.first_row..self.first_row + self.codebook.rows();
+        let rows =
+            br.saturating_sub(reach).max(band_rows.start)..(br + reach + 1).min(band_rows.end);
+        let nodes = self.codebook.nodes();
+        let neighbourhood = &self.neighbourhood;
+        let planes = self.codebook.planes_mut();
+        for r in rows {
+            let dr = r.abs_diff(br);
+            let hw = neighbourhood.half_widths[dr];
+            let first_col = bc.saturating_sub(hw);
+            let last_col = (bc + hw).min(cols - 1);
+            let factors_start = neighbourhood.offsets[dr] + first_col + hw - bc;
+            let width = last_col + 1 - first_col;
+            let factors = &neighbourhood.factors[factors_start..factors_start + width];
+            let start = (r - band_rows.start) * cols + first_col;
+            for (k, &vk) in v.iter().enumerate() {
+                let segment = &mut planes[k * nodes + start..k * nodes + start + width];
+                for (w, &f) in segment.iter_mut().zip(factors) {
+                    *w += f * (vk - *w);
+                }
+            }
+            for stamp in &mut self.cache.updated_at[start / BLOCK..=(start + width - 1) / BLOCK] {
+                *stamp = self.presentation;
+            }
+            self.stats.nodes_updated += width as u64;
         }
     }
 }
 
-/// Moves every node inside the neighbourhood of `bmu` towards `v`, and stamps the blocks it
-/// touched with `presentation`.
-#[inline(always)]
-fn update(
-    codebook: &mut Codebook,
-    neighbourhood: &Neighbourhood,
-    updated_at: &mut [u64],
-    presentation: u64,
-    v: &[f64],
-    bmu: usize,
-    stats: &mut TrainStats,
-) {
-    let (rows, cols, nodes) = (codebook.rows(), codebook.cols(), codebook.nodes());
-    let (br, bc) = (bmu / cols, bmu % cols);
-    let reach = neighbourhood.half_height();
-    let planes = codebook.planes_mut();
-    for r in br.saturating_sub(reach)..=(br + reach).min(rows - 1) {
-        let dr = r.abs_diff(br);
-        let hw = neighbourhood.half_widths[dr];
-        let first_col = bc.saturating_sub(hw);
-        let last_col = (bc + hw).min(cols - 1);
-        let factors_start = neighbourhood.offsets[dr] + first_col + hw - bc;
-        let width = last_col + 1 - first_col;
-        let factors = &neighbourhood.factors[factors_start..factors_start + width];
-        let start = r * cols + first_col;
-        for (k, &vk) in v.iter().enumerate() {
-            let segment = &mut planes[k * nodes + start..k * nodes + start + width];
-            for (w, &f) in segment.iter_mut().zip(factors) {
-                *w += f * (vk - *w);
+/// Where the bands swap their nearest nodes, once per presentation.
+///
+/// Band `i` writes its nearest node into its slot, in the half chosen by the presentation's
+/// parity, then publishes the presentation number; it reads the others' once they have
+/// published the same number. A band can be at most one presentation ahead of the slowest
+/// (it needs everyone's answer to go on), so two halves are enough for no answer to be
+/// overwritten before it is read.
+struct Rendezvous {
+    slots: Vec<Slot>,
+}
+
+/// One band's mailbox, on its own cache lines so that bands do not slow each other down.
+#[repr(align(128))]
+#[derive(Default)]
+struct Slot {
+    presentation: AtomicU64,
+    distance: [AtomicU64; 2],
+    node: [AtomicU64; 2],
+}
+
+/// Published instead of a presentation number when the leader stops.
+const STOPPED: u64 = u64::MAX;
+
+/// Busy-wait rounds before a waiting band starts yielding its core.
+const SPINS_BEFORE_YIELD: u32 = 1 << 12;
+
+impl Rendezvous {
+    fn new(bands: usize) -> Self {
+        Rendezvous {
+            slots: (0..bands).map(|_| Slot::default()).collect(),
+        }
+    }
+
+    /// Publishes band `band`'s nearest node for `presentation` and returns the nearest of all
+    /// bands (ties: the lowest band, whose nodes come first), or `None` if the leader stopped.
+    fn exchange(&self, band: usize, presentation: u64, nearest: (f64, usize)) -> Option<usize> {
+        if self.slots.len() == 1 {
+            return Some(nearest.1);
+        }
+        let half = (presentation % 2) as usize;
+        let mine = &self.slots[band];
+        mine.distance[half].store(nearest.0.to_bits(), Ordering::Relaxed);
+        mine.node[half].store(nearest.1 as u64, Ordering::Relaxed);
+        mine.presentation.store(presentation, Ordering::Release);
+        let mut best = (f64::INFINITY, usize::MAX);
+        for slot in &self.slots {
+            let mut spins = 0;
+            loop {
+                match slot.presentation.load(Ordering::Acquire) {
+                    STOPPED => return None,
+                    published if published >= presentation => break,
+                    _ if spins < SPINS_BEFORE_YIELD => {
+                        spins += 1;
+                        std::hint::spin_loop();
+                    }
+                    _ => std::thread::yield_now(),
+                }
+            }
+            let distance = f64::from_bits(slot.distance[half].load(Ordering::Relaxed));
+            if distance < best.0 || best.1 == usize::MAX {
+                best = (distance, slot.node[half].load(Ordering::Relaxed) as usize);
             }
         }
-        for stamp in &mut updated_at[start / BLOCK..=(start + width - 1) / BLOCK] {
-            *stamp = presentation;
-        }
-        stats.nodes_updated += width as u64;
+        Some(best.1)
+    }
+
+    /// Tells the other bands that the leader stopped.
+    fn stop(&self, band: usize) {
+        self.slots[band]
+            .presentation
+            .store(STOPPED, Ordering::Release);
     }
 }
