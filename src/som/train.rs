@@ -7,16 +7,16 @@
 //! - The best-matching-node search remembers, per sample, the nearest node of every block of
 //!   [`BLOCK`] nodes, and rescans only the blocks updated since that sample was last presented.
 //!   Late in training the radius is small and most blocks stay clean.
-//! - A large map is cut into bands of rows, one per thread, each owning its weights for the
-//!   whole training. Per presentation each band finds its own nearest node, the bands swap
-//!   those through a [`Rendezvous`] (a few atomics, no lock, no task hand-over) and each band
-//!   updates its own rows. Every node's distance and update are computed exactly as on one
-//!   thread and the band minima are compared in index order, so results do not depend on the
+//! - A large map is cut into bands of interleaved rows, one per thread, each owning its
+//!   weights for the whole training. Per presentation each band finds its own nearest node, the
+//!   bands swap those through a [`Rendezvous`] (a few atomics, no lock, no task hand-over) and
+//!   each band updates its own rows. Every node's distance and update are computed exactly as
+//!   on one thread and ties go to the smallest flat index, so results do not depend on the
 //!   thread count.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use ndarray::{Array3, ArrayView2, Axis, Slice, concatenate};
+use ndarray::{Array3, ArrayView2, Axis, Slice};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -169,8 +169,8 @@ pub fn train(
         control,
         rendezvous: Rendezvous::new(threads),
     };
-    let mut bands: Vec<Band> = band_bounds(params.rows(), threads)
-        .map(|rows| Band::new(&initial, rows, data.nrows(), options))
+    let mut bands: Vec<Band> = (0..threads)
+        .map(|band| Band::new(&initial, band, threads, data.nrows(), options))
         .collect();
     let (leader, helpers) = bands.split_first_mut().expect("at least one band");
     let outcome = std::thread::scope(|scope| {
@@ -182,12 +182,11 @@ pub fn train(
     });
     outcome?;
 
-    let views: Vec<_> = bands
-        .iter()
-        .map(|band| band.codebook.to_weights())
-        .collect();
-    let weights = concatenate(Axis(0), &views.iter().map(|w| w.view()).collect::<Vec<_>>())
-        .expect("bands have the same columns and dimension");
+    let mut weights = initial;
+    for (index, band) in bands.iter().enumerate() {
+        let rows = Slice::new(index as isize, None, threads as isize);
+        (weights.slice_axis_mut(Axis(0), rows)).assign(&band.codebook.to_weights());
+    }
     let mut stats = TrainStats {
         threads,
         ..TrainStats::default()
@@ -208,11 +207,6 @@ pub fn train(
         bmus,
         stats,
     })
-}
-
-/// The rows of each of `bands` bands, as even as can be.
-fn band_bounds(rows: usize, bands: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
-    (0..bands).map(move |b| rows * b / bands..rows * (b + 1) / bands)
 }
 
 /// What every band reads.
@@ -313,11 +307,16 @@ impl BlockCache {
     }
 }
 
-/// A band of rows of the map and everything its thread needs to train them.
+/// A band of rows of the map and everything its thread needs to train them. Band `i` of `n`
+/// holds rows `i, i + n, i + 2n, ...`: interleaved, the bands share the work evenly even when
+/// the neighbourhood covers only a few rows.
 struct Band {
-    /// The band's rows of the map.
+    /// The band's rows of the map, in order.
     codebook: Codebook,
+    /// This band's number `i`, the first row it holds.
     first_row: usize,
+    /// The number of bands `n`, the step between its rows.
+    row_step: usize,
     neighbourhood: Neighbourhood,
     cache: BlockCache,
     /// Blocks to rescan in the current search (reused).
@@ -335,17 +334,18 @@ struct Band {
 impl Band {
     fn new(
         initial: &Array3<f64>,
-        rows: std::ops::Range<usize>,
+        band: usize,
+        bands: usize,
         samples: usize,
         options: &TrainOptions,
     ) -> Self {
-        let first_row = rows.start;
-        let weights = initial.slice_axis(Axis(0), Slice::from(rows));
-        let codebook = Codebook::from_weights(weights);
+        let rows = Slice::new(band as isize, None, bands as isize);
+        let codebook = Codebook::from_weights(initial.slice_axis(Axis(0), rows));
         let cache = BlockCache::new(codebook.nodes(), samples, options.max_cached_blocks);
         Band {
             codebook,
-            first_row,
+            first_row: band,
+            row_step: bands,
             neighbourhood: Neighbourhood::default(),
             cache,
             dirty: Vec::new(),
@@ -446,7 +446,11 @@ impl Band {
             UNKNOWN_OFFSET => codebook.block_argmin(v, block, &mut self.scratch),
             offset => block * BLOCK + offset as usize,
         };
-        (distance, self.first_row * cols + local)
+        let (row, col) = (local / cols, local % cols);
+        (
+            distance,
+            (row * self.row_step + self.first_row) * cols + col,
+        )
     }
 
     /// Moves every node of the band inside the neighbourhood of `bmu` (a flat index in the
@@ -455,13 +459,13 @@ impl Band {
     fn update(&mut self, v: &[f64], bmu: usize, cols: usize) {
         let (br, bc) = (bmu / cols, bmu % cols);
         let reach = self.neighbourhood.half_height();
-        let band_rows = self.first_row..self.first_row + self.codebook.rows();
-        let rows =
-            br.saturating_sub(reach).max(band_rows.start)..(br + reach + 1).min(band_rows.end);
+        let (lowest, step) = (br.saturating_sub(reach), self.row_step);
+        let first = lowest + (self.first_row + step - lowest % step) % step;
+        let end = (br + reach + 1).min(self.first_row + self.codebook.rows() * step);
         let nodes = self.codebook.nodes();
         let neighbourhood = &self.neighbourhood;
         let planes = self.codebook.planes_mut();
-        for r in rows {
+        for r in (first..end).step_by(step) {
             let dr = r.abs_diff(br);
             let hw = neighbourhood.half_widths[dr];
             let first_col = bc.saturating_sub(hw);
@@ -469,7 +473,7 @@ impl Band {
             let factors_start = neighbourhood.offsets[dr] + first_col + hw - bc;
             let width = last_col + 1 - first_col;
             let factors = &neighbourhood.factors[factors_start..factors_start + width];
-            let start = (r - band_rows.start) * cols + first_col;
+            let start = (r - self.first_row) / step * cols + first_col;
             for (k, &vk) in v.iter().enumerate() {
                 let segment = &mut planes[k * nodes + start..k * nodes + start + width];
                 for (w, &f) in segment.iter_mut().zip(factors) {
@@ -518,7 +522,7 @@ impl Rendezvous {
     }
 
     /// Publishes band `band`'s nearest node for `presentation` and returns the nearest of all
-    /// bands (ties: the lowest band, whose nodes come first), or `None` if the leader stopped.
+    /// bands (ties: the smallest flat index), or `None` if the leader stopped.
     fn exchange(&self, band: usize, presentation: u64, nearest: (f64, usize)) -> Option<usize> {
         if self.slots.len() == 1 {
             return Some(nearest.1);
@@ -543,8 +547,9 @@ impl Rendezvous {
                 }
             }
             let distance = f64::from_bits(slot.distance[half].load(Ordering::Relaxed));
-            if distance < best.0 || best.1 == usize::MAX {
-                best = (distance, slot.node[half].load(Ordering::Relaxed) as usize);
+            let node = slot.node[half].load(Ordering::Relaxed) as usize;
+            if distance < best.0 || (distance == best.0 && node < best.1) {
+                best = (distance, node);
             }
         }
         Some(best.1)
