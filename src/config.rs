@@ -8,12 +8,15 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "kohonen", version, about)]
 pub struct Cli {
+    /// What to do; without one, `serve`.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the HTTP API (the default).
+    Serve(ServeArgs),
     /// Train a map on data from a file and write its weights as .npy.
     Train(TrainArgs),
     /// Print the best-matching node [row, col] of every vector of a data file, as JSON.
@@ -27,6 +30,40 @@ pub struct ModelsDir {
     /// Folder of the stored models.
     #[arg(long, env = "MODELS_DIR", default_value = "saved_models")]
     pub models_dir: PathBuf,
+}
+
+/// The server's settings. Every flag also reads an environment variable.
+#[derive(Debug, Parser)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "KOHONEN_HOST", default_value = "0.0.0.0")]
+    pub host: std::net::IpAddr,
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 8000)]
+    pub port: u16,
+    #[command(flatten)]
+    pub models: ModelsDir,
+    /// Folder of the daily log files.
+    #[arg(long, env = "KOHONEN_LOGS_DIR", default_value = "logs")]
+    pub logs_dir: PathBuf,
+    /// Trainings running at once (default: the number of cores).
+    #[arg(long, env = "KOHONEN_MAX_CONCURRENT_JOBS")]
+    pub max_concurrent_jobs: Option<usize>,
+    /// Trainings waiting for a slot before new ones get 503.
+    #[arg(long, env = "KOHONEN_QUEUE_LIMIT", default_value_t = 64)]
+    pub queue_limit: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "KOHONEN_MAX_BODY_BYTES", default_value_t = 64 << 20)]
+    pub max_body_bytes: usize,
+    /// Most nodes (rows x columns) of a map.
+    #[arg(long, env = "KOHONEN_MAX_NODES", default_value_t = 1_000_000)]
+    pub max_nodes: usize,
+    /// Most weights (nodes x dimension) of a map.
+    #[arg(long, env = "KOHONEN_MAX_WEIGHTS", default_value_t = 50_000_000)]
+    pub max_weights: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
+    #[arg(long, env = "KOHONEN_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    pub shutdown_grace_seconds: u64,
 }
 
 #[derive(Debug, Args)]

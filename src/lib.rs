@@ -2,6 +2,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod http;
+pub mod jobs;
 pub mod som;
 pub mod storage;
 pub mod training;

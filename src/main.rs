@@ -3,27 +3,76 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kohonen::cli;
-use kohonen::config::{Cli, Command};
+use kohonen::config::{Cli, Command, ServeArgs};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 fn main() -> ExitCode {
     let args = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    let result = match args.command {
-        Command::Train(args) => cli::train(args),
-        Command::Predict(args) => cli::predict(args),
-        Command::Samples(args) => cli::samples(args),
+    let command = args
+        .command
+        .unwrap_or_else(|| Command::Serve(ServeArgs::parse_from(["kohonen"])));
+    let result = match command {
+        Command::Serve(args) => return serve(args),
+        Command::Train(args) => with_stderr_logs(|| cli::train(args)),
+        Command::Predict(args) => with_stderr_logs(|| cli::predict(args)),
+        Command::Samples(args) => with_stderr_logs(|| cli::samples(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+fn filter() -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())
+}
+
+/// Data subcommands: data on stdout, logs on stderr.
+fn with_stderr_logs<T>(run: impl FnOnce() -> T) -> T {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(filter())
+        .init();
+    run()
+}
+
+/// The server: logs to stdout and to a daily file under the logs folder.
+fn serve(args: ServeArgs) -> ExitCode {
+    let file = tracing_appender::rolling::daily(&args.logs_dir, "kohonen.log");
+    let (file, _flush_on_exit) = tracing_appender::non_blocking(file);
+    tracing_subscriber::registry()
+        .with(filter())
+        .with(tracing_subscriber::fmt::layer().with_ansi(std::io::stdout().is_terminal()))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(file),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let (addr, server) = kohonen::http::start(&args, kohonen::http::shutdown_signal()).await?;
+        tracing::info!(%addr, models_dir = %args.models.models_dir.display(), "listening");
+        server.await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "the server stopped");
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
         }
     }
 }

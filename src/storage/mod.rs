@@ -104,6 +104,11 @@ impl ModelStore {
         Ok(self.dir.join(format!("{name}.{extension}")))
     }
 
+    /// Where the weights of `name` are (or would be) stored.
+    pub fn weights_path(&self, name: &str) -> Result<PathBuf, StorageError> {
+        self.path(name, "npy")
+    }
+
     /// Names of every complete model, sorted.
     pub fn list(&self) -> Result<Vec<String>, StorageError> {
         let mut names = Vec::new();
@@ -126,6 +131,22 @@ impl ModelStore {
         }
         names.sort();
         Ok(names)
+    }
+
+    /// Names of every model whose `.json` says it is queued or running.
+    pub fn pending_names(&self) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|entry| {
+                let file_name = entry.file_name().into_string().ok()?;
+                let name = file_name.strip_suffix(".json")?;
+                let meta = self.meta(name).ok()??;
+                meta.status.is_pending().then(|| name.to_owned())
+            })
+            .collect()
     }
 
     /// Whether `name`'s `.npy` reads as weights, checked once per version of the file.

@@ -1,0 +1,192 @@
+//! The one error type of the HTTP edge, turned into `{"message", "code"}` once, here.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::jobs::JobError;
+use crate::som::SomError;
+use crate::storage::StorageError;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("the field {0:?} is missing")]
+    MissingField(&'static str),
+    #[error("the field {field:?} must be {expected}")]
+    InvalidType {
+        field: &'static str,
+        expected: &'static str,
+    },
+    /// A value of the right type that is not allowed, with the code that names the field.
+    #[error("{message}")]
+    InvalidValue { code: &'static str, message: String },
+    #[error(transparent)]
+    Som(#[from] SomError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("no job named {0:?}")]
+    JobNotFound(String),
+    #[error("the model {name:?} is not trained yet: its job is {status}")]
+    ModelPending {
+        name: String,
+        status: &'static str,
+        detail: Value,
+    },
+    #[error("the training of {name:?} failed: {reason}")]
+    JobFailed { name: String, reason: String },
+    #[error("the training of {0:?} was cancelled")]
+    JobCancelled(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the job queue is full: try again in a few seconds")]
+    QueueFull,
+    #[error("the request body is over the limit of {0} bytes")]
+    BodyTooLarge(usize),
+    #[error("no such path: {0}")]
+    NotFound(String),
+    #[error("method {method} is not allowed on {path}")]
+    MethodNotAllowed { method: String, path: String },
+    #[error("internal error (details in the server log)")]
+    Internal,
+}
+
+impl From<JobError> for ApiError {
+    fn from(err: JobError) -> Self {
+        match err {
+            JobError::QueueFull(_) => ApiError::QueueFull,
+            JobError::NotFound(name) => ApiError::JobNotFound(name),
+            JobError::Storage(err) => err.into(),
+        }
+    }
+}
+
+impl ApiError {
+    /// The HTTP status and the error code of SPEC §4. Exhaustive on purpose: a new variant
+    /// must decide both.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use StatusCode as S;
+        match self {
+            ApiError::InvalidJson(_) => (S::BAD_REQUEST, "invalid_json"),
+            ApiError::MissingField(_) => (S::UNPROCESSABLE_ENTITY, "missing_field"),
+            ApiError::InvalidType { .. } => (S::UNPROCESSABLE_ENTITY, "invalid_type"),
+            ApiError::InvalidValue { code, .. } => (S::UNPROCESSABLE_ENTITY, code),
+            ApiError::Som(err) => som_status_and_code(err),
+            ApiError::Storage(err) => match err {
+                StorageError::InvalidName(_) => (S::BAD_REQUEST, "invalid_name"),
+                StorageError::NotFound(_) => (S::NOT_FOUND, "model_not_found"),
+                StorageError::AlreadyExists(_) => (S::CONFLICT, "conflict"),
+                StorageError::InvalidWeights { .. } | StorageError::InvalidMeta { .. } => {
+                    (S::NOT_FOUND, "model_not_found")
+                }
+                StorageError::Io { .. } => (S::INTERNAL_SERVER_ERROR, "internal"),
+            },
+            ApiError::JobNotFound(_) => (S::NOT_FOUND, "job_not_found"),
+            ApiError::ModelPending { .. } => (S::NOT_FOUND, "model_not_found"),
+            ApiError::JobFailed { .. } => (S::INTERNAL_SERVER_ERROR, "job_failed"),
+            ApiError::JobCancelled(_) => (S::GONE, "job_cancelled"),
+            ApiError::Conflict(_) => (S::CONFLICT, "conflict"),
+            ApiError::QueueFull => (S::SERVICE_UNAVAILABLE, "queue_full"),
+            ApiError::BodyTooLarge(_) => (S::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ApiError::NotFound(_) => (S::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed { .. } => (S::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Internal => (S::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// Attaches whether the request asked for `debug_mode`.
+    pub fn debug(self, debug: bool) -> Failure {
+        Failure { error: self, debug }
+    }
+}
+
+fn som_status_and_code(err: &SomError) -> (StatusCode, &'static str) {
+    let code = match err {
+        SomError::EmptyGrid { .. } => "invalid_grid_shape",
+        SomError::ZeroIterations => "invalid_iterations",
+        SomError::InvalidLearningRate(_) => "invalid_learning_rate",
+        SomError::InvalidSeed(_) => "invalid_seed",
+        SomError::NoSamples | SomError::ZeroDimension | SomError::RaggedRows { .. } => {
+            "invalid_data"
+        }
+        SomError::ShapeMismatch { .. } | SomError::InitialWeightsShape { .. } => "shape_mismatch",
+        SomError::NonFinite { .. } => "non_finite_value",
+        SomError::DimensionMismatch { .. } => "dimension_mismatch",
+        SomError::TooManyNodes { .. } | SomError::TooManyWeights { .. } => "too_large",
+        SomError::Cancelled { .. } => return (StatusCode::GONE, "job_cancelled"),
+    };
+    (StatusCode::UNPROCESSABLE_ENTITY, code)
+}
+
+/// An [`ApiError`] and whether to explain it (`debug_mode`): what handlers return.
+#[derive(Debug)]
+pub struct Failure {
+    error: ApiError,
+    debug: bool,
+}
+
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Self {
+        Failure {
+            error,
+            debug: false,
+        }
+    }
+}
+
+impl From<StorageError> for Failure {
+    fn from(error: StorageError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let error = self.error;
+        let (status, code) = error.status_and_code();
+        let internal = status == StatusCode::INTERNAL_SERVER_ERROR && code == "internal";
+        if internal {
+            tracing::error!(error = ?error, "request failed");
+        }
+        let message = match &error {
+            ApiError::Storage(StorageError::Io { .. }) => ApiError::Internal.to_string(),
+            other => other.to_string(),
+        };
+        let mut body = json!({"message": message, "code": code});
+        if let ApiError::ModelPending { status, detail, .. } = &error {
+            body["status"] = json!(status);
+            if let Some(fields) = detail.as_object() {
+                for (key, value) in fields {
+                    body[key] = value.clone();
+                }
+            }
+        }
+        if self.debug {
+            body["exception"] = json!(if internal {
+                message
+            } else {
+                cause_chain(&error)
+            });
+        }
+        let mut response = (status, axum::Json(body)).into_response();
+        if code == "queue_full" {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+/// The error and its causes, one per line, without the server's file paths.
+fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = format!("{error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!("\ncaused by: {cause}"));
+        source = cause.source();
+    }
+    text
+}

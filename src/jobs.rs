@@ -1,0 +1,316 @@
+//! The job runner: every training is a job, queued in order, at most `max_concurrent` training
+//! at once on blocking threads (never the async runtime's workers), at most `queue_limit`
+//! waiting. A job's state lives in its model's `.json`, written when it is queued, when it
+//! starts and when it ends, so a restart never leaves a job pending.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use jiff::Timestamp;
+use tokio::sync::{Semaphore, watch};
+
+use crate::som::{SomError, TrainControl};
+use crate::storage::{ModelMeta, ModelStore, StorageError, TrainingStatus, model_name};
+use crate::training::{self, Outcome, TrainingJob};
+
+/// Why a job could not be queued or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("the job queue is full ({0} jobs waiting): try again later")]
+    QueueFull(usize),
+    #[error("no job named {0:?}")]
+    NotFound(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// What a finished job gives its waiter.
+pub type JobResult = Result<Arc<Outcome>, String>;
+
+/// One training job.
+#[derive(Debug)]
+pub struct Job {
+    pub name: String,
+    pub control: TrainControl,
+    meta: Mutex<ModelMeta>,
+    started: Mutex<Option<Instant>>,
+    finished: watch::Sender<Option<JobResult>>,
+}
+
+impl Job {
+    /// The job's record, with `iterations_done` as of now.
+    pub fn meta(&self) -> ModelMeta {
+        let mut meta = self.meta.lock().expect("job meta lock").clone();
+        if meta.status == TrainingStatus::Running {
+            meta.iterations_done = self.control.iterations_done();
+        }
+        meta
+    }
+
+    /// Seconds the job still needs, estimated from its pace so far.
+    pub fn eta_seconds(&self) -> Option<f64> {
+        let started = (*self.started.lock().expect("job start lock"))?;
+        let done = self.control.iterations_done();
+        let total = self.meta().max_iterations?;
+        if done == 0 {
+            return None;
+        }
+        let per_iteration = started.elapsed().as_secs_f64() / done as f64;
+        Some(per_iteration * total.saturating_sub(done) as f64)
+    }
+
+    /// Waits until the job has ended and returns its outcome or the reason it failed.
+    pub async fn wait(&self) -> JobResult {
+        let mut receiver = self.finished.subscribe();
+        let ended = receiver
+            .wait_for(Option::is_some)
+            .await
+            .expect("the job keeps its sender");
+        ended.clone().expect("waited for Some")
+    }
+}
+
+/// The jobs of this process, by name.
+#[derive(Debug, Clone)]
+pub struct JobRegistry {
+    store: ModelStore,
+    jobs: Arc<Mutex<HashMap<String, Arc<Job>>>>,
+    training_slots: Arc<Semaphore>,
+    queued: Arc<Mutex<usize>>,
+    queue_limit: usize,
+}
+
+impl JobRegistry {
+    /// A registry that trains at most `max_concurrent` jobs at once and keeps at most
+    /// `queue_limit` waiting. Records left queued or running by a crash are marked failed.
+    pub fn new(store: ModelStore, max_concurrent: usize, queue_limit: usize) -> Self {
+        mark_interrupted(&store);
+        JobRegistry {
+            store,
+            jobs: Arc::default(),
+            training_slots: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            queued: Arc::default(),
+            queue_limit,
+        }
+    }
+
+    /// The job named `name`, if this process ran it.
+    pub fn get(&self, name: &str) -> Option<Arc<Job>> {
+        self.jobs.lock().expect("jobs lock").get(name).cloned()
+    }
+
+    /// Counts of queued and running jobs.
+    pub fn counts(&self) -> (usize, usize) {
+        let jobs = self.jobs.lock().expect("jobs lock");
+        let status = |s| jobs.values().filter(|j| j.meta().status == s).count();
+        (
+            status(TrainingStatus::Queued),
+            status(TrainingStatus::Running),
+        )
+    }
+
+    /// Names and queues a training. Its record is stored before this returns, so the name is
+    /// taken and the job is visible at once.
+    pub fn submit(&self, job: TrainingJob, accepted: Timestamp) -> Result<Arc<Job>, JobError> {
+        {
+            let mut queued = self.queued.lock().expect("queue lock");
+            if *queued >= self.queue_limit {
+                return Err(JobError::QueueFull(*queued));
+            }
+            *queued += 1;
+        }
+        let params = job.params;
+        let base = model_name(
+            accepted,
+            [params.rows(), params.cols()],
+            params.max_iterations(),
+            params.learning_rate(),
+        );
+        let meta = ModelMeta {
+            status: TrainingStatus::Queued,
+            grid_shape: Some([params.rows(), params.cols()]),
+            dim: Some(params.dim()),
+            max_iterations: Some(params.max_iterations()),
+            learning_rate: Some(params.learning_rate()),
+            seed: match &job.init {
+                training::Init::Seed(seed) => Some(*seed),
+                training::Init::Weights(_) => None,
+            },
+            created_at: Some(accepted),
+            ..ModelMeta::default()
+        };
+        let name = match self.store.claim_name(&base, meta.clone()) {
+            Ok(name) => name,
+            Err(err) => {
+                *self.queued.lock().expect("queue lock") -= 1;
+                return Err(err.into());
+            }
+        };
+        let handle = Arc::new(Job {
+            name: name.clone(),
+            control: TrainControl::default(),
+            meta: Mutex::new(ModelMeta {
+                name: name.clone(),
+                ..meta
+            }),
+            started: Mutex::new(None),
+            finished: watch::Sender::new(None),
+        });
+        self.jobs
+            .lock()
+            .expect("jobs lock")
+            .insert(name, handle.clone());
+        tokio::spawn(self.clone().run(handle.clone(), job));
+        Ok(handle)
+    }
+
+    /// Cancels a queued or running job; returns its status afterwards.
+    pub fn cancel(&self, name: &str) -> Result<TrainingStatus, JobError> {
+        let job = self
+            .get(name)
+            .ok_or_else(|| JobError::NotFound(name.into()))?;
+        job.control.cancel();
+        let status = job.meta().status;
+        if status.is_pending() {
+            Ok(TrainingStatus::Cancelled)
+        } else {
+            Ok(status)
+        }
+    }
+
+    /// Cancels every queued or running job and records it as failed with `reason`: used when
+    /// the server stops, so no record stays pending.
+    pub fn interrupt_all(&self, reason: &str) {
+        let jobs: Vec<_> = self
+            .jobs
+            .lock()
+            .expect("jobs lock")
+            .values()
+            .cloned()
+            .collect();
+        for job in jobs.iter().filter(|job| job.meta().status.is_pending()) {
+            job.control.cancel();
+            self.update(job, |meta| {
+                meta.status = TrainingStatus::Failed;
+                meta.error = Some(reason.to_owned());
+                meta.finished_at = Some(Timestamp::now());
+            });
+            tracing::warn!(job = %job.name, reason, "job interrupted");
+        }
+    }
+
+    async fn run(self, job: Arc<Job>, training_job: TrainingJob) {
+        let slot = self
+            .training_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        *self.queued.lock().expect("queue lock") -= 1;
+        let result = if job.control.is_cancelled() {
+            Err(SomError::Cancelled { iterations_done: 0 })
+        } else {
+            self.update(&job, |meta| {
+                meta.status = TrainingStatus::Running;
+                meta.started_at = Some(Timestamp::now());
+            });
+            *job.started.lock().expect("job start lock") = Some(Instant::now());
+            tracing::info!(job = %job.name, "training started");
+            let worker = job.clone();
+            let span = tracing::Span::current();
+            tokio::task::spawn_blocking(move || {
+                let _entered = span.enter();
+                training::run(&training_job, &worker.control)
+            })
+            .await
+            .unwrap_or_else(|panic| {
+                tracing::error!(job = %job.name, error = %panic, "training crashed");
+                Err(SomError::Cancelled {
+                    iterations_done: job.control.iterations_done(),
+                })
+            })
+        };
+        drop(slot);
+        let outcome = self.finish(&job, result);
+        job.finished.send_replace(Some(outcome));
+    }
+
+    /// Stores the result and the final record; returns what the waiter gets.
+    fn finish(&self, job: &Job, result: Result<Outcome, SomError>) -> JobResult {
+        let now = Some(Timestamp::now());
+        match result {
+            Ok(outcome) => {
+                let saved = self.store.save_weights(&job.name, &outcome.weights);
+                let mut meta = ModelMeta {
+                    name: job.name.clone(),
+                    created_at: job.meta().created_at,
+                    started_at: job.meta().started_at,
+                    ..outcome.meta.clone()
+                };
+                if let Err(err) = saved {
+                    tracing::error!(job = %job.name, error = %err, "saving the weights failed");
+                    meta.status = TrainingStatus::Failed;
+                    meta.error = Some("the weights could not be saved".into());
+                }
+                self.replace(job, meta.clone());
+                tracing::info!(job = %job.name, seconds = meta.training_seconds, status = ?meta.status, "training ended");
+                match meta.status {
+                    TrainingStatus::Succeeded => Ok(Arc::new(outcome)),
+                    _ => Err(meta.error.unwrap_or_default()),
+                }
+            }
+            Err(SomError::Cancelled { iterations_done }) => {
+                self.update(job, |meta| {
+                    meta.status = TrainingStatus::Cancelled;
+                    meta.iterations_done = iterations_done;
+                    meta.finished_at = now;
+                });
+                tracing::info!(job = %job.name, "training cancelled");
+                Err("the job was cancelled".into())
+            }
+            Err(err) => {
+                let reason = err.to_string();
+                self.update(job, |meta| {
+                    meta.status = TrainingStatus::Failed;
+                    meta.error = Some(reason.clone());
+                    meta.finished_at = now;
+                });
+                tracing::error!(job = %job.name, error = %reason, "training failed");
+                Err(reason)
+            }
+        }
+    }
+
+    fn update(&self, job: &Job, change: impl FnOnce(&mut ModelMeta)) {
+        let mut meta = job.meta();
+        change(&mut meta);
+        self.replace(job, meta);
+    }
+
+    fn replace(&self, job: &Job, meta: ModelMeta) {
+        if let Err(err) = self.store.save_meta(&meta) {
+            tracing::error!(job = %job.name, error = %err, "saving the job record failed");
+        }
+        *job.meta.lock().expect("job meta lock") = meta;
+    }
+}
+
+/// Marks every record left queued or running (by a crash) as failed.
+fn mark_interrupted(store: &ModelStore) {
+    for name in store.pending_names() {
+        if let Ok(Some(mut meta)) = store.meta(&name) {
+            meta.status = TrainingStatus::Failed;
+            meta.error = Some("interrupted".into());
+            meta.finished_at = Some(Timestamp::now());
+            match store.save_meta(&meta) {
+                Ok(()) => {
+                    tracing::warn!(job = %name, "a job left pending by a restart is marked failed")
+                }
+                Err(err) => {
+                    tracing::error!(job = %name, error = %err, "cannot mark an interrupted job")
+                }
+            }
+        }
+    }
+}
