@@ -445,11 +445,7 @@ async fn unknown_models_jobs_paths_and_methods_get_json_404_and_405() {
             "{answer}"
         );
     }
-    for path in [
-        "/download/..%2Fx",
-        "/jobs/.hidden",
-        "/download/a%20b",
-    ] {
+    for path in ["/download/..%2Fx", "/jobs/.hidden", "/download/a%20b"] {
         let response = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
         assert_eq!(

@@ -22,7 +22,8 @@ use axum::middleware::{self, Next};
 
 use axum::routing::{MethodRouter, delete, get, post};
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 pub use error::ApiError;
 pub use state::{AppState, ModelCache};
@@ -60,7 +61,11 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             },
         ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
         .with_state(state)
 }
 
