@@ -190,12 +190,13 @@ impl JobRegistry {
             .cloned()
             .collect();
         for job in jobs.iter().filter(|job| job.meta().status.is_pending()) {
-            job.control.cancel();
+            // Recorded before cancelling, so the job's own ending sees it was interrupted.
             self.update(job, |meta| {
                 meta.status = TrainingStatus::Failed;
                 meta.error = Some(reason.to_owned());
                 meta.finished_at = Some(Timestamp::now());
             });
+            job.control.cancel();
             tracing::warn!(job = %job.name, reason, "job interrupted");
         }
     }
@@ -261,6 +262,11 @@ impl JobRegistry {
                 }
             }
             Err(SomError::Cancelled { iterations_done }) => {
+                let interrupted = job.meta().status == TrainingStatus::Failed;
+                if interrupted {
+                    // `interrupt_all` already recorded why; a shutdown is not a user's cancel.
+                    return Err(job.meta().error.unwrap_or_default());
+                }
                 self.update(job, |meta| {
                     meta.status = TrainingStatus::Cancelled;
                     meta.iterations_done = iterations_done;

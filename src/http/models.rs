@@ -13,7 +13,7 @@ use crate::storage::{TrainingStatus, validate_name, weights_from_npy};
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<String>>, Failure> {
     let names = blocking(move || state.store.list()).await??;
-    Ok(Json(names))
+    Ok(Json(names.to_vec()))
 }
 
 pub async fn download(

@@ -17,7 +17,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use ndarray::Array3;
 
@@ -60,6 +60,11 @@ pub struct ModelStore {
     naming: Arc<Mutex<()>>,
     /// Whether each `.npy` read as valid weights, by name, for the file's (mtime, length).
     checked: Arc<Mutex<HashMap<String, FileCheck>>>,
+    /// The last listing, the folder's modification time when it was made, and when it was
+    /// made. Every write of the store is a rename into the folder, which changes that time; so
+    /// does a file dropped in or removed by hand. A file overwritten in place does not, so a
+    /// listing is also redone once it is [`LISTING_MAX_AGE`] old.
+    listing: Arc<Mutex<Option<Listing>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,6 +75,21 @@ struct FileCheck {
 }
 
 const TEMP_MARKER: &str = ".tmp-";
+
+/// How long a listing of an unchanged folder is reused.
+pub const LISTING_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// File times tick coarsely (a few milliseconds): a listing made this soon after the folder
+/// changed could miss a second change stamped with the same time, so it is not reused.
+const FOLDER_TIME_TICK: Duration = Duration::from_millis(50);
+
+#[derive(Debug)]
+struct Listing {
+    folder_changed: SystemTime,
+    made: Instant,
+    reusable: bool,
+    names: Arc<[String]>,
+}
 
 impl ModelStore {
     /// Opens (and creates) the models folder and removes temporary files left by a crash.
@@ -91,6 +111,7 @@ impl ModelStore {
             dir,
             naming: Arc::default(),
             checked: Arc::default(),
+            listing: Arc::default(),
         })
     }
 
@@ -109,8 +130,34 @@ impl ModelStore {
         self.path(name, "npy")
     }
 
-    /// Names of every complete model, sorted.
-    pub fn list(&self) -> Result<Vec<String>, StorageError> {
+    /// Names of every complete model, sorted. Reused while the folder is unchanged (for at
+    /// most [`LISTING_MAX_AGE`]), so listing a thousand models costs no file reads.
+    pub fn list(&self) -> Result<Arc<[String]>, StorageError> {
+        let folder = fs::metadata(&self.dir).map_err(io_error("read", &self.dir))?;
+        let folder_changed = folder.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        if let Some(listing) = &*self.listing.lock().expect("listing lock")
+            && listing.reusable
+            && listing.folder_changed == folder_changed
+            && listing.made.elapsed() < LISTING_MAX_AGE
+        {
+            return Ok(listing.names.clone());
+        }
+        let made = Instant::now();
+        let settled = SystemTime::now()
+            .duration_since(folder_changed)
+            .is_ok_and(|age| age > FOLDER_TIME_TICK);
+        let names: Arc<[String]> = self.scan()?.into();
+        let listing = Listing {
+            folder_changed,
+            made,
+            reusable: settled,
+            names: names.clone(),
+        };
+        *self.listing.lock().expect("listing lock") = Some(listing);
+        Ok(names)
+    }
+
+    fn scan(&self) -> Result<Vec<String>, StorageError> {
         let mut names = Vec::new();
         let entries = fs::read_dir(&self.dir).map_err(io_error("read", &self.dir))?;
         for entry in entries.flatten() {

@@ -71,7 +71,7 @@ fn the_listing_shows_valid_files_and_skips_bad_ones() {
     ]);
     fs::write(store.dir().join("bad name.npy"), b"x").unwrap();
     assert_eq!(
-        store.list().unwrap(),
+        store.list().unwrap().to_vec(),
         ["10X10_100N", "big_endian_f64_4x6x3", "f32_4x6x3"]
     );
     assert!(matches!(
@@ -120,7 +120,10 @@ fn a_model_whose_json_says_unfinished_is_not_listed() {
             ..ModelMeta::default()
         };
         store.save_meta(&meta).unwrap();
-        assert_eq!(store.list().unwrap().contains(&"m".to_owned()), listed);
+        assert_eq!(
+            store.list().unwrap().to_vec().contains(&"m".to_owned()),
+            listed
+        );
         assert_eq!(store.meta("m").unwrap(), Some(meta));
     }
 }
@@ -188,8 +191,21 @@ fn opening_removes_leftover_temporary_files_only() {
 #[test]
 fn a_file_replaced_by_hand_is_checked_again() {
     let (dir, store) = store_with(&["npy-edge/bad_2d.npy"]);
-    assert!(store.list().unwrap().is_empty());
+    assert!(store.list().unwrap().to_vec().is_empty());
     let good = fs::read(fixture("npy-edge/f32_4x6x3.npy")).unwrap();
     fs::write(dir.path().join("bad_2d.npy"), good).unwrap();
-    assert_eq!(store.list().unwrap(), ["bad_2d"]);
+    std::thread::sleep(LISTING_MAX_AGE);
+    assert_eq!(store.list().unwrap().to_vec(), ["bad_2d"]);
+}
+
+#[test]
+fn a_file_dropped_in_is_listed_at_once() {
+    let (dir, store) = store_with(&[]);
+    assert!(store.list().unwrap().is_empty());
+    fs::copy(
+        fixture("npy-edge/f32_4x6x3.npy"),
+        dir.path().join("new.npy"),
+    )
+    .unwrap();
+    assert_eq!(store.list().unwrap().to_vec(), ["new"]);
 }
