@@ -42,11 +42,11 @@ PY
     echo "## 1. GET /list-of-models (1,000 models), 2 threads, 32 connections, 10 s"
     wrk -t2 -c32 -d10s --latency "$url/list-of-models"
     echo
-    echo "## 2. POST /predict, 100 vectors on 100x100, 2 threads, 8 connections, 10 s"
-    wrk -t2 -c8 -d10s --latency -s "$work/predict.lua" "$url/predict"
+    echo "## 2. POST /predict, 100 vectors on 100x100, 1 connection, 10 s"
+    wrk -t1 -c1 -d10s --latency -s "$work/predict.lua" "$url/predict"
     echo
-    echo "## 3. GET /health while two trainings of 1000x1000 for 1000 iterations run, 1 thread, 4 connections, 15 s"
-    job='{"training_data": [[0.1,0.8,0.3],[0.9,0.1,0.2],[0.2,0.2,0.9],[0.5,0.5,0.5]], "grid_shape": [1000, 1000], "max_iterations": 1000}'
+    echo "## 3. GET /health while two trainings of 1000x1000 for 3000 iterations run, 1 thread, 4 connections, 15 s"
+    job='{"training_data": [[0.1,0.8,0.3],[0.9,0.1,0.2],[0.2,0.2,0.9],[0.5,0.5,0.5]], "grid_shape": [1000, 1000], "max_iterations": 3000}'
     curl -s -X POST "$url/atrain" -d "$job"; echo
     curl -s -X POST "$url/atrain" -d "$job"; echo
     sleep 1

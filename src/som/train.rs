@@ -512,7 +512,7 @@ struct Slot {
 const STOPPED: u64 = u64::MAX;
 
 /// Busy-wait rounds before a waiting band starts yielding its core.
-const SPINS_BEFORE_YIELD: u32 = 1 << 12;
+const SPINS_BEFORE_YIELD: u32 = 1 << 8;
 
 impl Rendezvous {
     fn new(bands: usize) -> Self {
