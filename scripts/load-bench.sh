@@ -46,11 +46,12 @@ PY
     wrk -t1 -c1 -d10s --latency -s "$work/predict.lua" "$url/predict"
     echo
     echo "## 3. GET /health while two trainings of 1000x1000 for 3000 iterations run, 1 thread, 4 connections, 15 s"
-    job='{"training_data": [[0.1,0.8,0.3],[0.9,0.1,0.2],[0.2,0.2,0.9],[0.5,0.5,0.5]], "grid_shape": [1000, 1000], "max_iterations": 3000}'
+    job=$(python3 -c 'import json; print(json.dumps({"training_data": [[(i * 7 % 11) / 10, (i * 5 % 13) / 12, (i * 3 % 7) / 6] for i in range(20)], "grid_shape": [1000, 1000], "max_iterations": 3000}))')
     curl -s -X POST "$url/atrain" -d "$job"; echo
     curl -s -X POST "$url/atrain" -d "$job"; echo
     sleep 1
     curl -s "$url/health"; echo
     wrk -t1 -c4 -d15s --latency "$url/health"
     curl -s "$url/health"; echo
+    echo "(both jobs must still be running here for the figures to count)"
 } | tee "$out"

@@ -77,6 +77,8 @@ pub struct JobRegistry {
     store: ModelStore,
     jobs: Arc<Mutex<HashMap<String, Arc<Job>>>>,
     training_slots: Arc<Semaphore>,
+    max_concurrent: usize,
+    cores: usize,
     queued: Arc<Mutex<usize>>,
     queue_limit: usize,
 }
@@ -90,6 +92,8 @@ impl JobRegistry {
             store,
             jobs: Arc::default(),
             training_slots: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            max_concurrent: max_concurrent.max(1),
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
             queued: Arc::default(),
             queue_limit,
         }
@@ -220,9 +224,14 @@ impl JobRegistry {
             tracing::info!(job = %job.name, "training started");
             let worker = job.clone();
             let span = tracing::Span::current();
+            let threads = self.thread_budget();
             tokio::task::spawn_blocking(move || {
                 let _entered = span.enter();
-                training::run(&training_job, &worker.control)
+                let train = || training::run(&training_job, &worker.control);
+                match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+                    Ok(pool) => pool.install(train),
+                    Err(_) => train(),
+                }
             })
             .await
             .unwrap_or_else(|panic| {
@@ -235,6 +244,13 @@ impl JobRegistry {
         drop(slot);
         let outcome = self.finish(&job, result);
         job.finished.send_replace(Some(outcome));
+    }
+
+    /// Threads for a job starting now: the cores shared among the jobs training, so that
+    /// trainings do not crowd out each other and the HTTP workers.
+    fn thread_budget(&self) -> usize {
+        let training = self.max_concurrent - self.training_slots.available_permits();
+        (self.cores / training.max(1)).max(1)
     }
 
     /// Stores the result and the final record; returns what the waiter gets.
