@@ -6,11 +6,18 @@ use clap::{Args, Parser, Subcommand};
 
 /// Train and serve Kohonen self-organising maps.
 #[derive(Debug, Parser)]
-#[command(name = "kohonen", version, about)]
+#[command(
+    name = "kohonen",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
-    /// What to do; without one, `serve`.
+    /// What to do; without one, `serve` with the flags given here.
     #[command(subcommand)]
     pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,5 +133,26 @@ fn parse_grid(text: &str) -> Result<[usize; 2], String> {
         _ => Err(format!(
             "expected ROWSxCOLS with both at least 1, e.g. 10x10; got {text:?}"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_flags_work_with_and_without_serve() {
+        let bare = Cli::try_parse_from(["kohonen", "--port", "9001"]).unwrap();
+        assert!(bare.command.is_none());
+        assert_eq!(bare.serve.port, 9001);
+        let Some(Command::Serve(explicit)) =
+            Cli::try_parse_from(["kohonen", "serve", "--port", "9002"])
+                .unwrap()
+                .command
+        else {
+            panic!("serve parses as serve");
+        };
+        assert_eq!(explicit.port, 9002);
+        assert!(Cli::try_parse_from(["kohonen", "--port", "9003", "samples"]).is_err());
     }
 }

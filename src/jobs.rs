@@ -21,6 +21,8 @@ pub enum JobError {
     QueueFull(usize),
     #[error("no job named {0:?}")]
     NotFound(String),
+    #[error("the model {0:?} is still training: cancel its job with DELETE /jobs/{0} first")]
+    Pending(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -46,6 +48,11 @@ impl Job {
             meta.iterations_done = self.control.iterations_done();
         }
         meta
+    }
+
+    /// Where the job stands, without copying its record.
+    pub fn status(&self) -> TrainingStatus {
+        self.meta.lock().expect("job meta lock").status
     }
 
     /// Seconds the job still needs, estimated from its pace so far.
@@ -81,6 +88,8 @@ pub struct JobRegistry {
     cores: usize,
     queued: Arc<Mutex<usize>>,
     queue_limit: usize,
+    /// Seconds spent training by the jobs that ended, for `/metrics`.
+    training_seconds: Arc<Mutex<f64>>,
 }
 
 impl JobRegistry {
@@ -96,6 +105,7 @@ impl JobRegistry {
             cores: std::thread::available_parallelism().map_or(1, usize::from),
             queued: Arc::default(),
             queue_limit,
+            training_seconds: Arc::default(),
         }
     }
 
@@ -106,12 +116,47 @@ impl JobRegistry {
 
     /// Counts of queued and running jobs.
     pub fn counts(&self) -> (usize, usize) {
-        let jobs = self.jobs.lock().expect("jobs lock");
-        let status = |s| jobs.values().filter(|j| j.meta().status == s).count();
+        let by_status = self.count_by_status();
+        let count = |wanted| {
+            by_status
+                .iter()
+                .find(|(status, _)| *status == wanted)
+                .map_or(0, |(_, count)| *count)
+        };
         (
-            status(TrainingStatus::Queued),
-            status(TrainingStatus::Running),
+            count(TrainingStatus::Queued),
+            count(TrainingStatus::Running),
         )
+    }
+
+    /// How many of this process's jobs are in each status.
+    pub fn count_by_status(&self) -> [(TrainingStatus, usize); 5] {
+        let mut counts = TrainingStatus::ALL.map(|status| (status, 0));
+        for job in self.jobs.lock().expect("jobs lock").values() {
+            let status = job.status();
+            if let Some((_, count)) = counts.iter_mut().find(|(s, _)| *s == status) {
+                *count += 1;
+            }
+        }
+        counts
+    }
+
+    /// Seconds spent training, summed over the jobs that ended.
+    pub fn training_seconds(&self) -> f64 {
+        *self.training_seconds.lock().expect("training seconds lock")
+    }
+
+    /// Forgets an ended job, when its model is deleted. A pending job is kept: it is
+    /// [`JobError::Pending`].
+    pub fn forget(&self, name: &str) -> Result<(), JobError> {
+        let mut jobs = self.jobs.lock().expect("jobs lock");
+        match jobs.get(name) {
+            Some(job) if job.status().is_pending() => Err(JobError::Pending(name.to_owned())),
+            _ => {
+                jobs.remove(name);
+                Ok(())
+            }
+        }
     }
 
     /// Names and queues a training. Its record is stored before this returns, so the name is
@@ -228,7 +273,11 @@ impl JobRegistry {
             tokio::task::spawn_blocking(move || {
                 let _entered = span.enter();
                 let train = || training::run(&training_job, &worker.control);
-                match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .start_handler(|_| lower_training_priority())
+                    .build();
+                match pool {
                     Ok(pool) => pool.install(train),
                     Err(_) => train(),
                 }
@@ -242,6 +291,10 @@ impl JobRegistry {
             })
         };
         drop(slot);
+        if let Some(started) = *job.started.lock().expect("job start lock") {
+            *self.training_seconds.lock().expect("training seconds lock") +=
+                started.elapsed().as_secs_f64();
+        }
         let outcome = self.finish(&job, result);
         job.finished.send_replace(Some(outcome));
     }
@@ -318,6 +371,23 @@ impl JobRegistry {
     }
 }
 
+/// Crossplatform priority 22 of 99 is nice 10 on Linux: a training thread then yields the
+/// core at once to an HTTP worker that wakes up (keeping `/health` fast while maps train),
+/// yet still gets a tenth of it when the workers are busy all the time.
+const TRAINING_PRIORITY: u8 = 22;
+
+/// Lowers the calling thread's priority for training. The band threads a training spawns
+/// inherit it.
+fn lower_training_priority() {
+    let priority = thread_priority::ThreadPriorityValue::try_from(TRAINING_PRIORITY)
+        .map(thread_priority::ThreadPriority::Crossplatform);
+    if let Ok(priority) = priority
+        && let Err(err) = thread_priority::set_current_thread_priority(priority)
+    {
+        tracing::debug!(error = ?err, "cannot lower a training thread's priority");
+    }
+}
+
 /// Marks every record left queued or running (by a crash) as failed.
 fn mark_interrupted(store: &ModelStore) {
     for name in store.pending_names() {
@@ -334,5 +404,36 @@ fn mark_interrupted(store: &ModelStore) {
                 }
             }
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    /// The nice value of the calling thread, from the kernel's own record.
+    fn nice() -> i64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let after_name = stat.rsplit(')').next().unwrap();
+        after_name
+            .split_whitespace()
+            .nth(16)
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn training_threads_run_at_nice_10_and_their_band_threads_inherit_it() {
+        let base = nice();
+        let (own, spawned) = std::thread::spawn(|| {
+            super::lower_training_priority();
+            let spawned = std::thread::spawn(nice).join().unwrap();
+            (nice(), spawned)
+        })
+        .join()
+        .unwrap();
+        // A process already nicer than 10 cannot be raised to it.
+        let expected = base.max(10);
+        assert_eq!((own, spawned), (expected, expected));
+        assert_eq!(nice(), base, "the caller's own thread is untouched");
     }
 }

@@ -10,9 +10,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 fn main() -> ExitCode {
     let args = Cli::parse();
-    let command = args
-        .command
-        .unwrap_or_else(|| Command::Serve(ServeArgs::parse_from(["kohonen"])));
+    let command = args.command.unwrap_or(Command::Serve(args.serve));
     let result = match command {
         Command::Serve(args) => return serve(args),
         Command::Train(args) => with_stderr_logs(|| cli::train(args)),

@@ -4,54 +4,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{spawn_app, spawn_app_in, spawn_app_with};
+use common::{
+    colours, job_status, long_training, nearest, send, spawn_app, spawn_app_in, spawn_app_with,
+    wait_for_status,
+};
 use ndarray::Array3;
 use ndarray_npy::ReadNpyExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-/// `requests.post(url, data=json.dumps(payload))`: a JSON text body and no Content-Type.
-async fn send(
-    app: &common::TestApp,
-    method: Method,
-    path: &str,
-    body: &Value,
-) -> reqwest::Response {
-    app.client
-        .request(method, app.url(path))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
-}
-
-fn colours(n: usize) -> Vec<Vec<f64>> {
-    (0..n)
-        .map(|i| {
-            (0..3)
-                .map(|k| ((i * 7 + k * 5) % 11) as f64 / 10.0)
-                .collect()
-        })
-        .collect()
-}
-
-fn nearest(weights: &Array3<f64>, v: &[f64]) -> [usize; 2] {
-    let (rows, cols, _) = weights.dim();
-    let mut best = (f64::INFINITY, [0, 0]);
-    for r in 0..rows {
-        for c in 0..cols {
-            let d: f64 = v
-                .iter()
-                .enumerate()
-                .map(|(k, x)| (x - weights[[r, c, k]]).powi(2))
-                .sum();
-            if d < best.0 {
-                best = (d, [r, c]);
-            }
-        }
-    }
-    best.1
-}
 
 /// The Python client's flow: /train/, /atrain/ then polling /download/NAME/, GET /predict/
 /// with a body; the downloaded weights load as (x, y, 3) f64 and every prediction is the
@@ -324,8 +284,20 @@ async fn bad_requests_get_a_json_error_with_its_code_and_change_nothing() {
         (
             "/train",
             r#"{"training_data": [[NaN, 1]], "grid_shape": [2, 2], "max_iterations": 1}"#.into(),
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "non_finite_value",
+        ),
+        (
+            "/atrain",
+            r#"{"training_data": [[1, -Infinity]], "grid_shape": [2, 2], "max_iterations": 1, "seed": "NaN"}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "non_finite_value",
+        ),
+        (
+            "/predict",
+            r#"{"model_name": "NaN", "test_data": [[Infinity, 1]]}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "non_finite_value",
         ),
         (
             "/train",
@@ -570,36 +542,6 @@ async fn two_identical_trainings_in_the_same_second_get_two_names_and_two_files(
         assert!(found, "{name}.npy was written");
     }
     app.stop().await;
-}
-
-/// A training that takes seconds on this machine: 300x300 for 3000 iterations.
-fn long_training() -> Value {
-    json!({"training_data": colours(10), "grid_shape": [300, 300], "max_iterations": 3000})
-}
-
-async fn job_status(app: &common::TestApp, name: &str) -> Value {
-    app.client
-        .get(app.url(&format!("/jobs/{name}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn wait_for_status(app: &common::TestApp, name: &str, wanted: &str) -> Value {
-    for _ in 0..500 {
-        let status = job_status(app, name).await;
-        if status["status"] == wanted {
-            return status;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!(
-        "{name} never became {wanted}: {}",
-        job_status(app, name).await
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,20 +16,8 @@ pub struct JsonBody(pub Map<String, Value>);
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = Failure;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let limit = request
-            .extensions()
-            .get::<BodyLimit>()
-            .map_or(0, |limit| limit.0);
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::BodyTooLarge(limit)
-                } else {
-                    ApiError::InvalidJson(format!("the body could not be read: {rejection}"))
-                }
-            })?;
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(request).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::InvalidJson(
                 "the body is empty: send a JSON object, e.g. {\"model_name\": ...}".into(),
@@ -39,28 +27,79 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => Ok(JsonBody(map)),
             Ok(_) => Err(ApiError::InvalidJson("the body must be a JSON object".into()).into()),
-            Err(err) => {
-                let hint = if contains_non_finite_token(&bytes) {
-                    " (NaN and Infinity are not JSON: send finite numbers)"
-                } else {
-                    ""
-                };
-                Err(
-                    ApiError::InvalidJson(format!("the body is not valid JSON: {err}{hint}"))
-                        .into(),
-                )
-            }
+            Err(err) => match parse_with_non_finite_numbers_as_zero(&bytes) {
+                Some(repaired) => {
+                    let debug = repaired.get("debug_mode") == Some(&Value::Bool(true));
+                    Err(ApiError::InvalidValue {
+                        code: "non_finite_value",
+                        message: "the body has NaN or Infinity, which a map cannot learn from \
+                                  (and JSON does not allow): send finite numbers; in Python, \
+                                  json.dumps(..., allow_nan=False) finds them"
+                            .into(),
+                    }
+                    .debug(debug))
+                }
+                None => {
+                    Err(ApiError::InvalidJson(format!("the body is not valid JSON: {err}")).into())
+                }
+            },
         }
     }
+}
+
+/// The whole body, or 413 `body_too_large` past the limit.
+pub async fn read_body(request: Request) -> Result<Bytes, ApiError> {
+    let limit = request
+        .extensions()
+        .get::<BodyLimit>()
+        .map_or(0, |limit| limit.0);
+    Bytes::from_request(request, &())
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::BodyTooLarge(limit)
+            } else {
+                ApiError::InvalidJson(format!("the body could not be read: {rejection}"))
+            }
+        })
 }
 
 /// The body size limit, put in the request's extensions so rejections can name it.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
-fn contains_non_finite_token(bytes: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(bytes);
-    text.contains("NaN") || text.contains("Infinity")
+/// The object `bytes` would be if its bare `NaN` and `Infinity` tokens (as Python's
+/// `json.dumps` writes them) were zeros, when it has some: then the fault is the values, not
+/// the syntax.
+fn parse_with_non_finite_numbers_as_zero(bytes: &[u8]) -> Option<Map<String, Value>> {
+    let mut repaired = Vec::with_capacity(bytes.len());
+    let mut found = false;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        if in_string {
+            in_string = escaped || byte != b'"';
+            escaped = !escaped && byte == b'\\';
+        } else if byte == b'"' {
+            in_string = true;
+        } else if let Some(token) = [&b"NaN"[..], b"Infinity"]
+            .into_iter()
+            .find(|token| bytes[at..].starts_with(token))
+        {
+            repaired.push(b'0');
+            at += token.len();
+            found = true;
+            continue;
+        }
+        repaired.push(byte);
+        at += 1;
+    }
+    match serde_json::from_slice(&repaired) {
+        Ok(Value::Object(map)) if found => Some(map),
+        _ => None,
+    }
 }
 
 /// Reads the fields of a body object.

@@ -58,6 +58,7 @@ impl From<JobError> for ApiError {
         match err {
             JobError::QueueFull(_) => ApiError::QueueFull,
             JobError::NotFound(name) => ApiError::JobNotFound(name),
+            pending @ JobError::Pending(_) => ApiError::Conflict(pending.to_string()),
             JobError::Storage(err) => err.into(),
         }
     }

@@ -6,6 +6,7 @@
 mod body;
 mod error;
 mod jobs;
+mod metrics;
 mod models;
 mod predict;
 mod state;
@@ -45,8 +46,15 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         ("/download/{name}", get(models::download)),
         ("/predict", get(predict::predict).post(predict::predict)),
         ("/jobs/{name}", get(jobs::get).merge(delete(jobs::cancel))),
+        ("/models", get(models::list_details)),
+        (
+            "/models/{name}",
+            get(models::get).delete(models::delete).put(models::import),
+        ),
         ("/health", get(models::health)),
+        ("/metrics", get(metrics::metrics)),
     ];
+    let requests = state.requests.clone();
     let mut router = Router::new();
     for (path, handler) in routes {
         router = with_and_without_slash(router, path, handler);
@@ -61,6 +69,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             },
         ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            requests,
+            metrics::count_requests,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
@@ -115,6 +127,7 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
         store,
         jobs: jobs.clone(),
         models: ModelCache::default(),
+        requests: metrics::RequestCounts::default(),
         limits: SizeLimits {
             max_nodes: args.max_nodes,
             max_weights: args.max_weights,

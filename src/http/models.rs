@@ -1,15 +1,18 @@
-//! The model registry: `/list-of-models`, `/download/{name}`, `/health`.
+//! The model registry: `/list-of-models`, `/download/{name}`, `/models...`, `/health`.
 
 use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::header;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::body::read_body;
 use super::error::{ApiError, Failure};
 use super::jobs::job_status;
 use super::state::AppState;
-use crate::storage::{TrainingStatus, validate_name, weights_from_npy};
+use crate::storage::{ModelMeta, StorageError, TrainingStatus, validate_name, weights_from_npy};
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<String>>, Failure> {
     let names = blocking(move || state.store.list()).await??;
@@ -39,11 +42,7 @@ pub async fn download(
             }
             TrainingStatus::Cancelled => return Err(ApiError::JobCancelled(name).into()),
             pending @ (TrainingStatus::Queued | TrainingStatus::Running) => {
-                let status = if pending == TrainingStatus::Queued {
-                    "queued"
-                } else {
-                    "running"
-                };
+                let status = pending.as_str();
                 let detail = job_status(&state, &name).unwrap_or(Value::Null);
                 return Err(ApiError::ModelPending {
                     name,
@@ -81,6 +80,145 @@ pub async fn download(
         bytes,
     )
         .into_response())
+}
+
+/// What `/models` shows of a model.
+fn summary(meta: &ModelMeta) -> Value {
+    json!({
+        "name": meta.name,
+        "grid_shape": meta.grid_shape,
+        "dim": meta.dim,
+        "created_at": meta.created_at,
+        "seed": meta.seed,
+        "learning_rate": meta.learning_rate,
+        "max_iterations": meta.max_iterations,
+        "quantization_error": meta.quantization_error,
+        "topographic_error": meta.topographic_error,
+        "training_seconds": meta.training_seconds,
+    })
+}
+
+/// `GET /models`: every complete model with what is known of it.
+pub async fn list_details(State(state): State<AppState>) -> Result<Json<Vec<Value>>, Failure> {
+    let summaries = blocking(move || {
+        let names = state.store.list()?;
+        let summaries = names
+            .iter()
+            .filter_map(|name| match state.store.describe(name) {
+                Ok(meta) => Some(summary(&meta)),
+                // Deleted since the listing was made.
+                Err(StorageError::NotFound(_)) => None,
+                Err(err) => {
+                    tracing::warn!(model = %name, error = %err, "cannot describe a listed model");
+                    None
+                }
+            })
+            .collect::<Vec<_>>();
+        Ok::<_, StorageError>(summaries)
+    })
+    .await??;
+    Ok(Json(summaries))
+}
+
+/// `GET /models/{name}`: the summary plus where its training stands; also for a model whose
+/// job is still queued or running, failed or was cancelled.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, Failure> {
+    validate_name(&name)?;
+    let meta = match state.jobs.get(&name) {
+        Some(job) => job.meta(),
+        None => {
+            let store = state.store.clone();
+            blocking(move || store.describe(&name)).await??
+        }
+    };
+    let mut body = summary(&meta);
+    body["status"] = json!(meta.status);
+    body["finished_at"] = json!(meta.finished_at);
+    body["error"] = json!(meta.error);
+    Ok(Json(body))
+}
+
+/// `DELETE /models/{name}`: removes its files and cached map; 409 while it trains.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, Failure> {
+    validate_name(&name)?;
+    state.jobs.forget(&name).map_err(ApiError::from)?;
+    let deleted = name.clone();
+    blocking(move || {
+        state
+            .store
+            .delete(&deleted)
+            .map(|()| state.models.forget(&deleted))
+    })
+    .await??;
+    tracing::info!(model = %name, "model deleted");
+    Ok(Json(json!({"name": name, "deleted": true})))
+}
+
+#[derive(Deserialize)]
+pub struct ImportOptions {
+    /// Replace a model of the same name instead of answering 409.
+    #[serde(default)]
+    replace: bool,
+}
+
+/// `PUT /models/{name}`: stores a `.npy` made elsewhere (the raw file as the body), checked
+/// like any stored file and against the size limits. 201 when new, 200 when it replaced one.
+pub async fn import(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    options: Result<Query<ImportOptions>, QueryRejection>,
+    request: Request,
+) -> Result<Response, Failure> {
+    validate_name(&name)?;
+    let Query(options) = options.map_err(|_| ApiError::InvalidType {
+        field: "replace",
+        expected: "true or false",
+    })?;
+    let bytes = read_body(request).await?;
+    if state
+        .jobs
+        .get(&name)
+        .is_some_and(|job| job.status().is_pending())
+    {
+        return Err(ApiError::from(crate::jobs::JobError::Pending(name)).into());
+    }
+    let imported = name.clone();
+    let (meta, replaced) = blocking(move || {
+        let weights = weights_from_npy(&bytes).map_err(|reason| ApiError::InvalidValue {
+            code: "invalid_data",
+            message: format!(
+                "the body is not a usable .npy of weights (rows, cols, dim): {reason}"
+            ),
+        })?;
+        let (rows, cols, dim) = weights.dim();
+        state.limits.check(rows, cols, dim)?;
+        let replaced = state.store.exists(&imported)?;
+        let meta = state
+            .store
+            .import(&imported, &weights, options.replace)
+            .map_err(|err| match err {
+                StorageError::AlreadyExists(_) => ApiError::Conflict(format!(
+                    "{err}: PUT /models/{imported}?replace=true replaces it"
+                )),
+                other => other.into(),
+            })?;
+        state.models.forget(&imported);
+        Ok::<_, ApiError>((meta, replaced))
+    })
+    .await??;
+    tracing::info!(model = %name, replaced, "model imported");
+    let status = if replaced {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(summary(&meta))).into_response())
 }
 
 /// FNV-1a: a stable fingerprint of a file's bytes for its `ETag`.

@@ -1,6 +1,7 @@
 //! What every handler shares: cheap to clone.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -8,12 +9,15 @@ use crate::jobs::JobRegistry;
 use crate::som::{Codebook, SizeLimits};
 use crate::storage::{ModelStore, StorageError};
 
+use super::metrics::RequestCounts;
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: ModelStore,
     pub jobs: JobRegistry,
     pub models: ModelCache,
     pub limits: SizeLimits,
+    pub requests: RequestCounts,
 }
 
 /// Loaded maps by name, so a prediction does not read the file again. An entry is used only
@@ -22,6 +26,8 @@ pub struct AppState {
 #[derive(Clone, Default)]
 pub struct ModelCache {
     entries: Arc<Mutex<HashMap<String, CachedModel>>>,
+    hits: Arc<AtomicU64>,
+    misses: Arc<AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -49,8 +55,10 @@ impl ModelCache {
             && entry.modified == modified
             && entry.len == len
         {
+            self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(entry.map);
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let map = Arc::new(Codebook::from_weights(store.load(name)?.view()));
         let entry = CachedModel {
             modified,
@@ -62,5 +70,18 @@ impl ModelCache {
             .expect("model cache lock")
             .insert(name.to_owned(), entry);
         Ok(map)
+    }
+
+    /// Drops `name` from the cache, when its files are deleted or replaced.
+    pub fn forget(&self, name: &str) {
+        self.entries.lock().expect("model cache lock").remove(name);
+    }
+
+    /// How many lookups were served from memory and how many read the file.
+    pub fn hits_and_misses(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 }

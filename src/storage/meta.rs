@@ -17,6 +17,25 @@ pub enum TrainingStatus {
 }
 
 impl TrainingStatus {
+    pub const ALL: [TrainingStatus; 5] = [
+        TrainingStatus::Queued,
+        TrainingStatus::Running,
+        TrainingStatus::Succeeded,
+        TrainingStatus::Failed,
+        TrainingStatus::Cancelled,
+    ];
+
+    /// The name stored and shown by the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrainingStatus::Queued => "queued",
+            TrainingStatus::Running => "running",
+            TrainingStatus::Succeeded => "succeeded",
+            TrainingStatus::Failed => "failed",
+            TrainingStatus::Cancelled => "cancelled",
+        }
+    }
+
     /// Queued or running: the job may still change it.
     pub fn is_pending(self) -> bool {
         matches!(self, TrainingStatus::Queued | TrainingStatus::Running)

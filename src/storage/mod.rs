@@ -58,7 +58,8 @@ pub struct ModelStore {
     dir: PathBuf,
     /// Held while a name is chosen and claimed, so two trainings never get the same name.
     naming: Arc<Mutex<()>>,
-    /// Whether each `.npy` read as valid weights, by name, for the file's (mtime, length).
+    /// The shape each `.npy` read with (`None`: unreadable), by name, for the file's (mtime,
+    /// length).
     checked: Arc<Mutex<HashMap<String, FileCheck>>>,
     /// The last listing, the folder's modification time when it was made, and when it was
     /// made. Every write of the store is a rename into the folder, which changes that time; so
@@ -71,7 +72,7 @@ pub struct ModelStore {
 struct FileCheck {
     modified: SystemTime,
     len: u64,
-    valid: bool,
+    shape: Option<[usize; 3]>,
 }
 
 const TEMP_MARKER: &str = ".tmp-";
@@ -172,7 +173,10 @@ impl ModelStore {
                 tracing::warn!(file = ?file_name, "skipping a weights file whose name breaks the naming rule");
                 continue;
             }
-            if self.weights_are_valid(name, &entry) && self.is_finished(name) {
+            let readable = entry
+                .metadata()
+                .is_ok_and(|metadata| self.weights_shape(name, &metadata).is_some());
+            if readable && self.is_finished(name) {
                 names.push(name.to_owned());
             }
         }
@@ -196,11 +200,9 @@ impl ModelStore {
             .collect()
     }
 
-    /// Whether `name`'s `.npy` reads as weights, checked once per version of the file.
-    fn weights_are_valid(&self, name: &str, entry: &fs::DirEntry) -> bool {
-        let Ok(metadata) = entry.metadata() else {
-            return false;
-        };
+    /// The shape `(rows, cols, dim)` of `name`'s `.npy`, or `None` when it does not read as
+    /// weights; the file is read once per version (modification time and length).
+    fn weights_shape(&self, name: &str, metadata: &fs::Metadata) -> Option<[usize; 3]> {
         let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
         let len = metadata.len();
         let known = self
@@ -213,25 +215,48 @@ impl ModelStore {
             && check.modified == modified
             && check.len == len
         {
-            return check.valid;
+            return check.shape;
         }
-        let valid = match self.load(name) {
-            Ok(_) => true,
+        let shape = match self.load(name) {
+            Ok(weights) => Some(weights.dim().into()),
             Err(err) => {
                 tracing::warn!(model = name, error = %err, "skipping an unreadable weights file");
-                false
+                None
             }
         };
         let check = FileCheck {
             modified,
             len,
-            valid,
+            shape,
         };
         self.checked
             .lock()
             .expect("check cache lock")
             .insert(name.to_owned(), check);
-        valid
+        shape
+    }
+
+    /// What is known of `name`: its `.json`, with the grid shape and dimension filled in from
+    /// the weights when the `.json` is missing (a model dropped in by hand) or silent.
+    pub fn describe(&self, name: &str) -> Result<ModelMeta, StorageError> {
+        let path = self.path(name, "npy")?;
+        let stored = self.meta(name)?;
+        let shape = fs::metadata(&path)
+            .ok()
+            .and_then(|metadata| self.weights_shape(name, &metadata));
+        let mut meta = match (stored, shape) {
+            (Some(meta), _) => meta,
+            (None, Some(_)) => ModelMeta {
+                name: name.to_owned(),
+                ..ModelMeta::default()
+            },
+            (None, None) => return Err(StorageError::NotFound(name.to_owned())),
+        };
+        if let Some([rows, cols, dim]) = shape {
+            meta.grid_shape.get_or_insert([rows, cols]);
+            meta.dim.get_or_insert(dim);
+        }
+        Ok(meta)
     }
 
     fn is_finished(&self, name: &str) -> bool {
@@ -309,6 +334,33 @@ impl ModelStore {
         meta.name = name.clone();
         self.save_meta(&meta)?;
         Ok(name)
+    }
+
+    /// Stores `weights`, made elsewhere, as the model `name` with a `.json` that knows only
+    /// their shape and when they came. An existing model is replaced only when `replace` is
+    /// set; otherwise it is [`StorageError::AlreadyExists`] and nothing is written.
+    pub fn import(
+        &self,
+        name: &str,
+        weights: &Array3<f64>,
+        replace: bool,
+    ) -> Result<ModelMeta, StorageError> {
+        let _naming = self.naming.lock().expect("naming lock");
+        if !replace && self.exists(name)? {
+            return Err(StorageError::AlreadyExists(name.to_owned()));
+        }
+        let (rows, cols, dim) = weights.dim();
+        let meta = ModelMeta {
+            name: name.to_owned(),
+            status: TrainingStatus::Succeeded,
+            grid_shape: Some([rows, cols]),
+            dim: Some(dim),
+            created_at: Some(jiff::Timestamp::now()),
+            ..ModelMeta::default()
+        };
+        self.save_weights(name, weights)?;
+        self.save_meta(&meta)?;
+        Ok(meta)
     }
 
     /// Removes the weights and `.json` of `name`. Not found when neither existed.

@@ -5,8 +5,13 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use clap::Parser;
 use kohonen::config::ServeArgs;
+use ndarray::Array3;
+use reqwest::Method;
+use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 pub struct TestApp {
@@ -94,4 +99,72 @@ pub fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(path)
+}
+
+/// `requests.post(url, data=json.dumps(payload))`: a JSON text body and no Content-Type.
+pub async fn send(app: &TestApp, method: Method, path: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .request(method, app.url(path))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+pub fn colours(n: usize) -> Vec<Vec<f64>> {
+    (0..n)
+        .map(|i| {
+            (0..3)
+                .map(|k| ((i * 7 + k * 5) % 11) as f64 / 10.0)
+                .collect()
+        })
+        .collect()
+}
+
+pub fn nearest(weights: &Array3<f64>, v: &[f64]) -> [usize; 2] {
+    let (rows, cols, _) = weights.dim();
+    let mut best = (f64::INFINITY, [0, 0]);
+    for r in 0..rows {
+        for c in 0..cols {
+            let d: f64 = v
+                .iter()
+                .enumerate()
+                .map(|(k, x)| (x - weights[[r, c, k]]).powi(2))
+                .sum();
+            if d < best.0 {
+                best = (d, [r, c]);
+            }
+        }
+    }
+    best.1
+}
+
+/// A training that takes seconds on this machine: 300x300 for 3000 iterations.
+pub fn long_training() -> Value {
+    json!({"training_data": colours(10), "grid_shape": [300, 300], "max_iterations": 3000})
+}
+
+pub async fn job_status(app: &TestApp, name: &str) -> Value {
+    app.client
+        .get(app.url(&format!("/jobs/{name}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+pub async fn wait_for_status(app: &TestApp, name: &str, wanted: &str) -> Value {
+    for _ in 0..500 {
+        let status = job_status(app, name).await;
+        if status["status"] == wanted {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!(
+        "{name} never became {wanted}: {}",
+        job_status(app, name).await
+    );
 }
