@@ -3,7 +3,7 @@
 # packages if missing, builds the release binary, and prints wrk's latency distributions for:
 #   1. GET /list-of-models with 1,000 models in the folder
 #   2. POST /predict of 100 vectors on the 100x100 sample map
-#   3. GET /health while two long trainings run
+#   3. GET /health idle, then while two long trainings run (1 and 4 connections)
 # Usage: scripts/load-bench.sh [OUTPUT_FILE]   (default: print only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,13 +45,18 @@ PY
     echo "## 2. POST /predict, 100 vectors on 100x100, 1 connection, 10 s"
     wrk -t1 -c1 -d10s --latency -s "$work/predict.lua" "$url/predict"
     echo
-    echo "## 3. GET /health while two trainings of 1000x1000 for 3000 iterations run, 1 thread, 4 connections, 15 s"
+    echo "## 3a. GET /health with nothing training (the baseline), 1 thread, 1 and 4 connections, 10 s"
+    wrk -t1 -c1 -d10s --latency "$url/health"
+    wrk -t1 -c4 -d10s --latency "$url/health"
+    echo
+    echo "## 3b. GET /health while two trainings of 1000x1000 for 3000 iterations run, same loads"
     job=$(python3 -c 'import json; print(json.dumps({"training_data": [[(i * 7 % 11) / 10, (i * 5 % 13) / 12, (i * 3 % 7) / 6] for i in range(20)], "grid_shape": [1000, 1000], "max_iterations": 3000}))')
     curl -s -X POST "$url/atrain" -d "$job"; echo
     curl -s -X POST "$url/atrain" -d "$job"; echo
     sleep 1
     curl -s "$url/health"; echo
-    wrk -t1 -c4 -d15s --latency "$url/health"
+    wrk -t1 -c1 -d10s --latency "$url/health"
+    wrk -t1 -c4 -d10s --latency "$url/health"
     curl -s "$url/health"; echo
     echo "(both jobs must still be running here for the figures to count)"
 } | tee "$out"

@@ -59,6 +59,10 @@ pub struct ServeArgs {
     /// Trainings waiting for a slot before new ones get 503.
     #[arg(long, env = "KOHONEN_QUEUE_LIMIT", default_value_t = 64)]
     pub queue_limit: usize,
+    /// How trainings share the cores: idle (any other work goes first, so requests stay fast),
+    /// low (nice 10) or normal.
+    #[arg(long, env = "KOHONEN_TRAINING_PRIORITY", default_value = "idle")]
+    pub training_priority: crate::jobs::TrainingPriority,
     /// Largest request body, in bytes.
     #[arg(long, env = "KOHONEN_MAX_BODY_BYTES", default_value_t = 64 << 20)]
     pub max_body_bytes: usize,

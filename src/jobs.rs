@@ -88,14 +88,21 @@ pub struct JobRegistry {
     cores: usize,
     queued: Arc<Mutex<usize>>,
     queue_limit: usize,
+    priority: TrainingPriority,
     /// Seconds spent training by the jobs that ended, for `/metrics`.
     training_seconds: Arc<Mutex<f64>>,
 }
 
 impl JobRegistry {
-    /// A registry that trains at most `max_concurrent` jobs at once and keeps at most
-    /// `queue_limit` waiting. Records left queued or running by a crash are marked failed.
-    pub fn new(store: ModelStore, max_concurrent: usize, queue_limit: usize) -> Self {
+    /// A registry that trains at most `max_concurrent` jobs at once, at `priority`, and keeps
+    /// at most `queue_limit` waiting. Records left queued or running by a crash are marked
+    /// failed.
+    pub fn new(
+        store: ModelStore,
+        max_concurrent: usize,
+        queue_limit: usize,
+        priority: TrainingPriority,
+    ) -> Self {
         mark_interrupted(&store);
         JobRegistry {
             store,
@@ -105,6 +112,7 @@ impl JobRegistry {
             cores: std::thread::available_parallelism().map_or(1, usize::from),
             queued: Arc::default(),
             queue_limit,
+            priority,
             training_seconds: Arc::default(),
         }
     }
@@ -270,12 +278,13 @@ impl JobRegistry {
             let worker = job.clone();
             let span = tracing::Span::current();
             let threads = self.thread_budget();
+            let priority = self.priority;
             tokio::task::spawn_blocking(move || {
                 let _entered = span.enter();
                 let train = || training::run(&training_job, &worker.control);
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
-                    .start_handler(|_| lower_training_priority())
+                    .start_handler(move |_| priority.apply_to_current_thread())
                     .build();
                 match pool {
                     Ok(pool) => pool.install(train),
@@ -371,20 +380,58 @@ impl JobRegistry {
     }
 }
 
-/// Crossplatform priority 22 of 99 is nice 10 on Linux: a training thread then yields the
-/// core at once to an HTTP worker that wakes up (keeping `/health` fast while maps train),
-/// yet still gets a tenth of it when the workers are busy all the time.
-const TRAINING_PRIORITY: u8 = 22;
+/// How training threads share the cores with the rest of the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrainingPriority {
+    /// Linux's `SCHED_IDLE`: any other thread that wants a core gets it at once, so requests
+    /// stay fast while maps train (the `/health` p99 target is met only this way); trainings
+    /// then wait while other work keeps every core busy.
+    #[default]
+    Idle,
+    /// Nice 10: other work is preferred but trainings keep about a tenth of a busy core.
+    Low,
+    /// The same priority as everything else.
+    Normal,
+}
 
-/// Lowers the calling thread's priority for training. The band threads a training spawns
-/// inherit it.
-fn lower_training_priority() {
-    let priority = thread_priority::ThreadPriorityValue::try_from(TRAINING_PRIORITY)
-        .map(thread_priority::ThreadPriority::Crossplatform);
-    if let Ok(priority) = priority
-        && let Err(err) = thread_priority::set_current_thread_priority(priority)
-    {
-        tracing::debug!(error = ?err, "cannot lower a training thread's priority");
+impl std::str::FromStr for TrainingPriority {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "idle" => Ok(TrainingPriority::Idle),
+            "low" => Ok(TrainingPriority::Low),
+            "normal" => Ok(TrainingPriority::Normal),
+            other => Err(format!("{other:?} is not one of idle, low, normal")),
+        }
+    }
+}
+
+impl TrainingPriority {
+    /// Applies the priority to the calling thread; the band threads a training spawns inherit
+    /// it. Where the system refuses, the thread keeps its priority and the reason is logged.
+    fn apply_to_current_thread(self) {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id,
+        };
+        use thread_priority::{ThreadPriority, ThreadPriorityValue};
+        let (priority, policy) = match self {
+            TrainingPriority::Normal => return,
+            TrainingPriority::Idle => (ThreadPriority::Min, NormalThreadSchedulePolicy::Idle),
+            // Cross-platform priority 22 of 99 is nice 10.
+            TrainingPriority::Low => match ThreadPriorityValue::try_from(22u8) {
+                Ok(value) => (
+                    ThreadPriority::Crossplatform(value),
+                    NormalThreadSchedulePolicy::Other,
+                ),
+                Err(_) => return,
+            },
+        };
+        let policy = ThreadSchedulePolicy::Normal(policy);
+        if let Err(err) = set_thread_priority_and_policy(thread_native_id(), priority, policy) {
+            tracing::warn!(error = ?err, priority = ?self, "cannot lower a training thread's priority");
+        }
     }
 }
 
@@ -409,31 +456,52 @@ fn mark_interrupted(store: &ModelStore) {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    /// The nice value of the calling thread, from the kernel's own record.
-    fn nice() -> i64 {
+    use super::TrainingPriority;
+
+    /// The scheduling policy (0 normal, 5 idle) and nice value of the calling thread, from
+    /// the kernel's own record.
+    fn policy_and_nice() -> (i64, i64) {
         let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
-        let after_name = stat.rsplit(')').next().unwrap();
-        after_name
+        let fields: Vec<i64> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
             .split_whitespace()
-            .nth(16)
-            .unwrap()
-            .parse()
-            .unwrap()
+            .skip(1)
+            .map(|field| field.parse().unwrap_or(-1))
+            .collect();
+        // Field 4 of stat comes first here; field 19 is nice, field 41 the policy.
+        (fields[41 - 4], fields[19 - 4])
+    }
+
+    fn in_a_thread_applying(priority: TrainingPriority) -> ((i64, i64), (i64, i64)) {
+        std::thread::spawn(move || {
+            priority.apply_to_current_thread();
+            let spawned = std::thread::spawn(policy_and_nice).join().unwrap();
+            (policy_and_nice(), spawned)
+        })
+        .join()
+        .unwrap()
     }
 
     #[test]
-    fn training_threads_run_at_nice_10_and_their_band_threads_inherit_it() {
-        let base = nice();
-        let (own, spawned) = std::thread::spawn(|| {
-            super::lower_training_priority();
-            let spawned = std::thread::spawn(nice).join().unwrap();
-            (nice(), spawned)
-        })
-        .join()
-        .unwrap();
+    fn training_threads_get_their_priority_and_their_band_threads_inherit_it() {
+        let (policy, nice) = policy_and_nice();
+        assert_eq!(policy, 0, "tests run under the normal policy");
+        let idle = (5, nice);
+        assert_eq!(in_a_thread_applying(TrainingPriority::Idle), (idle, idle));
         // A process already nicer than 10 cannot be raised to it.
-        let expected = base.max(10);
-        assert_eq!((own, spawned), (expected, expected));
-        assert_eq!(nice(), base, "the caller's own thread is untouched");
+        let low = (0, nice.max(10));
+        assert_eq!(in_a_thread_applying(TrainingPriority::Low), (low, low));
+        let normal = (0, nice);
+        assert_eq!(
+            in_a_thread_applying(TrainingPriority::Normal),
+            (normal, normal)
+        );
+        assert_eq!(
+            policy_and_nice(),
+            (0, nice),
+            "the caller's own thread is untouched"
+        );
     }
 }

@@ -122,6 +122,7 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
         store.clone(),
         args.max_concurrent_jobs.unwrap_or(cores),
         args.queue_limit,
+        args.training_priority,
     );
     let state = AppState {
         store,
