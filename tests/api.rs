@@ -417,9 +417,26 @@ async fn unknown_models_jobs_paths_and_methods_get_json_404_and_405() {
             "{answer}"
         );
     }
-    for path in ["/download/..%2Fx", "/jobs/.hidden", "/download/a%20b"] {
-        let response = app.client.get(app.url(path)).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+    for (method, path) in [
+        (Method::GET, "/download/..%2Fx"),
+        (Method::GET, "/jobs/.hidden"),
+        (Method::GET, "/download/a%20b"),
+        (Method::GET, "/models/..%2Fx"),
+        (Method::DELETE, "/models/..%2F..%2Fetc%2Fpasswd"),
+        (Method::DELETE, "/jobs/..%2Fx"),
+        (Method::PUT, "/models/%2Fabs"),
+    ] {
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "{method} {path}"
+        );
         assert_eq!(
             response.json::<Value>().await.unwrap()["code"],
             "invalid_name"
@@ -430,6 +447,10 @@ async fn unknown_models_jobs_paths_and_methods_get_json_404_and_405() {
         "/download/%2e%2e",
         "/download/%2E%2E%2Fsecret",
         "/jobs/%2e%2e",
+        "/models/%2e%2e",
+        "/models/%ff",
+        "/download/%ff%fe",
+        "/jobs/%c3",
     ] {
         let (status, body) = raw_get(&app, path).await;
         assert_eq!(status, 400, "{path}: {body}");

@@ -1,12 +1,13 @@
 //! `GET /jobs/{name}` and `DELETE /jobs/{name}`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::error::{ApiError, Failure};
+use super::name::ModelName;
 use super::state::AppState;
-use crate::storage::{ModelMeta, validate_name};
+use crate::storage::ModelMeta;
 
 /// The status of job `name` as the API shows it, if there is such a job.
 pub fn job_status(state: &AppState, name: &str) -> Option<Value> {
@@ -38,9 +39,8 @@ fn describe(meta: &ModelMeta, eta_seconds: Option<f64>) -> Value {
 
 pub async fn get(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ModelName(name): ModelName,
 ) -> Result<Json<Value>, Failure> {
-    validate_name(&name)?;
     job_status(&state, &name)
         .map(Json)
         .ok_or_else(|| ApiError::JobNotFound(name).into())
@@ -48,9 +48,8 @@ pub async fn get(
 
 pub async fn cancel(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ModelName(name): ModelName,
 ) -> Result<Json<Value>, Failure> {
-    validate_name(&name)?;
     match state.jobs.cancel(&name) {
         Ok(status) => Ok(Json(json!({"name": name, "status": status}))),
         Err(_) => match state.store.meta(&name)? {

@@ -8,6 +8,7 @@ mod error;
 mod jobs;
 mod metrics;
 mod models;
+mod name;
 mod predict;
 mod state;
 mod train;

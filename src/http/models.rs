@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::body::read_body;
 use super::error::{ApiError, Failure};
 use super::jobs::job_status;
+use super::name::ModelName;
 use super::state::AppState;
 use crate::storage::{ModelMeta, StorageError, TrainingStatus, validate_name, weights_from_npy};
 
@@ -21,7 +22,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<String>>, Fa
 
 pub async fn download(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ModelName(name): ModelName,
 ) -> Result<Response, Failure> {
     let name = name.strip_suffix(".npy").unwrap_or(&name).to_owned();
     validate_name(&name)?;
@@ -124,9 +125,8 @@ pub async fn list_details(State(state): State<AppState>) -> Result<Json<Vec<Valu
 /// job is still queued or running, failed or was cancelled.
 pub async fn get(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ModelName(name): ModelName,
 ) -> Result<Json<Value>, Failure> {
-    validate_name(&name)?;
     let meta = match state.jobs.get(&name) {
         Some(job) => job.meta(),
         None => {
@@ -144,9 +144,8 @@ pub async fn get(
 /// `DELETE /models/{name}`: removes its files and cached map; 409 while it trains.
 pub async fn delete(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ModelName(name): ModelName,
 ) -> Result<Json<Value>, Failure> {
-    validate_name(&name)?;
     state.jobs.forget(&name).map_err(ApiError::from)?;
     let deleted = name.clone();
     blocking(move || {
@@ -171,16 +170,24 @@ pub struct ImportOptions {
 /// like any stored file and against the size limits. 201 when new, 200 when it replaced one.
 pub async fn import(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ModelName(name): ModelName,
     options: Result<Query<ImportOptions>, QueryRejection>,
     request: Request,
 ) -> Result<Response, Failure> {
-    validate_name(&name)?;
     let Query(options) = options.map_err(|_| ApiError::InvalidType {
         field: "replace",
         expected: "true or false",
     })?;
     let bytes = read_body(request).await?;
+    if bytes.is_empty() {
+        return Err(ApiError::InvalidValue {
+            code: "invalid_data",
+            message: "the body is empty: send the bytes of a .npy file of weights (rows, cols, \
+                      dim), e.g. curl -X PUT --data-binary @map.npy"
+                .into(),
+        }
+        .into());
+    }
     if state
         .jobs
         .get(&name)
