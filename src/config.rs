@@ -28,7 +28,10 @@ pub enum Command {
     Train(TrainArgs),
     /// Print the best-matching node [row, col] of every vector of a data file, as JSON.
     Predict(PredictArgs),
-    /// Train the four sample maps of the 10 sample colours into the models folder.
+    /// Draw a stored model or a .npy file as PNG: the map, its U-matrix or its training curves.
+    Render(RenderArgs),
+    /// Train the four sample maps of the 10 sample colours into the models folder, and draw
+    /// them into the plots folder.
     Samples(SamplesArgs),
 }
 
@@ -126,6 +129,39 @@ pub struct PredictArgs {
 pub struct SamplesArgs {
     #[command(flatten)]
     pub models: ModelsDir,
+    /// Folder the sample pictures are written to.
+    #[arg(long, default_value = "saved_plots")]
+    pub plots_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// A .npy file of weights, or the name of a stored model (curves need a stored model).
+    pub model: String,
+    /// What to draw.
+    #[arg(long, value_enum, default_value_t = PictureKind::Map)]
+    pub kind: PictureKind,
+    /// Pixels per node (default: about 400 pixels across, at most 4 megapixels).
+    #[arg(long)]
+    pub scale: Option<usize>,
+    /// Write the PNG to this file (default: stdout, unless it is a terminal).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub models: ModelsDir,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PictureKind {
+    /// The nodes' colours, one cell per node.
+    Map,
+    /// Mean distance of each node to its neighbours, as a heat map.
+    Umatrix,
+    /// Radius and learning rate per iteration, from the model's record.
+    Curves,
 }
 
 fn parse_grid(text: &str) -> Result<[usize; 2], String> {

@@ -25,7 +25,14 @@ fn s(path: &Path) -> &str {
 #[test]
 fn samples_regenerate_the_committed_sample_models_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();
-    let out = kohonen(&["samples", "--models-dir", s(dir.path())]);
+    let plots = dir.path().join("plots");
+    let out = kohonen(&[
+        "samples",
+        "--models-dir",
+        s(dir.path()),
+        "--plots-dir",
+        s(&plots),
+    ]);
     assert!(
         out.status.success(),
         "{}",
@@ -42,6 +49,84 @@ fn samples_regenerate_the_committed_sample_models_bit_for_bit() {
         assert_eq!(meta["status"], "succeeded");
         assert_eq!(meta["name"], name);
     }
+    let mut pictures: Vec<String> = std::fs::read_dir(&plots)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    pictures.sort();
+    assert_eq!(
+        pictures.len(),
+        9,
+        "a map and a U-matrix each, and the four side by side"
+    );
+    for picture in pictures {
+        let fresh = std::fs::read(plots.join(&picture)).unwrap();
+        let committed = std::fs::read(repo(&format!("saved_plots/{picture}"))).unwrap();
+        assert!(
+            fresh == committed,
+            "{picture} differs from the committed picture"
+        );
+    }
+}
+
+#[test]
+fn render_draws_a_map_file_and_refuses_to_overwrite_or_draw_curves_of_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("map.png");
+    let weights = repo("tests/fixtures/npy-edge/f64_fortran_4x6x3.npy");
+    let out = kohonen(&["render", s(&weights), "--scale", "9", "--out", s(&out_path)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (summary["width"].clone(), summary["height"].clone()),
+        (54.into(), 36.into())
+    );
+    let decoder = png::Decoder::new(std::io::Cursor::new(std::fs::read(&out_path).unwrap()));
+    let info = decoder.read_info().unwrap().info().clone();
+    assert_eq!((info.width, info.height), (54, 36));
+
+    let again = kohonen(&["render", s(&weights), "--out", s(&out_path)]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    let curves = kohonen(&[
+        "render",
+        s(&weights),
+        "--kind",
+        "curves",
+        "--out",
+        s(&dir.path().join("c.png")),
+    ]);
+    assert_eq!(curves.status.code(), Some(2));
+    let zero = kohonen(&[
+        "render",
+        s(&weights),
+        "--scale",
+        "0",
+        "--out",
+        s(&dir.path().join("z.png")),
+    ]);
+    assert_eq!(zero.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("pixels per node"));
+
+    let umatrix = kohonen(&[
+        "render",
+        "10X10_100N",
+        "--kind",
+        "umatrix",
+        "--models-dir",
+        s(&repo("saved_models")),
+        "--out",
+        s(&dir.path().join("u.png")),
+    ]);
+    assert!(
+        umatrix.status.success(),
+        "{}",
+        String::from_utf8_lossy(&umatrix.stderr)
+    );
 }
 
 #[test]

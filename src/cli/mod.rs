@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jiff::Timestamp;
+use ndarray::Array3;
 use serde_json::json;
 
-use crate::config::{PredictArgs, SamplesArgs, TrainArgs};
+use crate::config::{PictureKind, PredictArgs, RenderArgs, SamplesArgs, TrainArgs};
+use crate::render::{self, Picture, RenderError};
 use crate::som::{
     Codebook, SAMPLE_COLOURS, SomError, SomParams, TrainControl, check_seed, data_from_rows,
     random_seed,
@@ -31,6 +33,8 @@ pub enum CliError {
     Som(#[from] SomError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -39,7 +43,9 @@ impl CliError {
     /// 2 for anything the user can fix by changing the command, 1 for failures of the machine.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Storage(StorageError::Io { .. }) | CliError::Output(_) => 1,
+            CliError::Storage(StorageError::Io { .. })
+            | CliError::Render(RenderError::Drawing(_))
+            | CliError::Output(_) => 1,
             _ => 2,
         }
     }
@@ -159,19 +165,93 @@ fn run_with_progress(job: &TrainingJob) -> Result<training::Outcome, CliError> {
     Ok(outcome?)
 }
 
-pub fn predict(args: PredictArgs) -> Result<(), CliError> {
-    let weights = if looks_like_a_file(&args.model) {
-        let path = Path::new(&args.model);
+/// The weights of `model`: a `.npy` file, or the name of a model in `models_dir`.
+fn load_model(model: &str, models_dir: &Path) -> Result<Array3<f64>, CliError> {
+    if looks_like_a_file(model) {
+        let path = Path::new(model);
         let bytes = std::fs::read(path)
             .map_err(|e| CliError::BadInput(format!("{}: cannot read: {e}", path.display())))?;
         weights_from_npy(&bytes)
-            .map_err(|reason| CliError::BadInput(format!("{}: {reason}", path.display())))?
+            .map_err(|reason| CliError::BadInput(format!("{}: {reason}", path.display())))
     } else {
-        ModelStore::open(&args.models.models_dir)?.load(&args.model)?
-    };
+        Ok(ModelStore::open(models_dir)?.load(model)?)
+    }
+}
+
+pub fn predict(args: PredictArgs) -> Result<(), CliError> {
+    let weights = load_model(&args.model, &args.models.models_dir)?;
     let data = read_data(&args.data)?;
     let predictions = Codebook::from_weights(weights.view()).predict(data.view())?;
     print_json(&json!(predictions))
+}
+
+pub fn render(args: RenderArgs) -> Result<(), CliError> {
+    if let Some(out) = &args.out
+        && out.exists()
+        && !args.force
+    {
+        return Err(CliError::BadInput(format!(
+            "{} exists: pass --force to replace it",
+            out.display()
+        )));
+    }
+    if args.out.is_none() && std::io::stdout().is_terminal() {
+        return Err(CliError::BadInput(
+            "a PNG is not for a terminal: pass --out FILE.png or redirect stdout".into(),
+        ));
+    }
+    let picture = match args.kind {
+        PictureKind::Map => render::map_png(
+            load_model(&args.model, &args.models.models_dir)?.view(),
+            args.scale,
+        )?,
+        PictureKind::Umatrix => {
+            let weights = load_model(&args.model, &args.models.models_dir)?;
+            render::umatrix_png(weights.view(), &umatrix_title(&args.model), args.scale)?
+        }
+        PictureKind::Curves => {
+            if looks_like_a_file(&args.model) {
+                return Err(CliError::BadInput(
+                    "curves come from a stored model's record: give a model name, not a file"
+                        .into(),
+                ));
+            }
+            let meta = ModelStore::open(&args.models.models_dir)?.describe(&args.model)?;
+            render::curves_png(
+                &format!("Training of {}", args.model),
+                meta.radius_per_iteration.as_deref().unwrap_or_default(),
+                meta.learning_rate_per_iteration
+                    .as_deref()
+                    .unwrap_or_default(),
+            )?
+        }
+    };
+    match &args.out {
+        Some(out) => {
+            write_atomically(out, &picture.png)?;
+            print_json(&picture_summary(&out.display().to_string(), &picture))
+        }
+        None => Ok(std::io::stdout().lock().write_all(&picture.png)?),
+    }
+}
+
+fn umatrix_title(model: &str) -> String {
+    let name = Path::new(model).file_stem().map_or_else(
+        || model.to_owned(),
+        |stem| stem.to_string_lossy().into_owned(),
+    );
+    format!("U-matrix of {name}")
+}
+
+fn picture_summary(out: &str, picture: &Picture) -> serde_json::Value {
+    json!({
+        "out": out,
+        "width": picture.width,
+        "height": picture.height,
+        "scale": picture.scale,
+        "nodes_per_pixel": picture.nodes_per_pixel,
+        "colour_mapping": picture.mapping.map(|mapping| mapping.as_str()),
+    })
 }
 
 fn looks_like_a_file(model: &str) -> bool {
@@ -181,6 +261,8 @@ fn looks_like_a_file(model: &str) -> bool {
 pub fn samples(args: SamplesArgs) -> Result<(), CliError> {
     let store = ModelStore::open(&args.models.models_dir)?;
     let data = data_from_rows(&SAMPLE_COLOURS)?;
+    std::fs::create_dir_all(&args.plots_dir)?;
+    let mut maps = Vec::new();
     for (name, side, iterations, seed) in SAMPLE_MODELS {
         let job = TrainingJob {
             params: SomParams::new(side, side, iterations).check(3)?,
@@ -199,8 +281,22 @@ pub fn samples(args: SamplesArgs) -> Result<(), CliError> {
             seconds = meta.training_seconds,
             "sample map trained"
         );
+        let map = render::map_png(outcome.weights.view(), None)?;
+        write_plot(&args.plots_dir, &format!("{name}.png"), &map)?;
+        let title = format!("U-matrix of {name}");
+        let umatrix = render::umatrix_png(outcome.weights.view(), &title, None)?;
+        write_plot(&args.plots_dir, &format!("{name}_umatrix.png"), &umatrix)?;
+        maps.push((name, outcome.weights));
     }
+    let views: Vec<_> = maps.iter().map(|(name, w)| (*name, w.view())).collect();
+    let comparison = render::comparison_png(&views, 200)?;
+    write_plot(&args.plots_dir, "samples.png", &comparison)?;
     print_json(&json!(SAMPLE_MODELS.map(|(name, ..)| name)))
+}
+
+fn write_plot(dir: &Path, file: &str, picture: &Picture) -> Result<(), CliError> {
+    write_atomically(&dir.join(file), &picture.png)?;
+    Ok(())
 }
 
 fn print_json(value: &serde_json::Value) -> Result<(), CliError> {

@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::jobs::JobError;
+use crate::render::RenderError;
 use crate::som::SomError;
 use crate::storage::StorageError;
 
@@ -27,6 +28,8 @@ pub enum ApiError {
     Som(#[from] SomError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
     #[error("no job named {0:?}")]
     JobNotFound(String),
     #[error("the model {name:?} is not trained yet: its job is {status}")]
@@ -83,6 +86,11 @@ impl ApiError {
                     (S::NOT_FOUND, "model_not_found")
                 }
                 StorageError::Io { .. } => (S::INTERNAL_SERVER_ERROR, "internal"),
+            },
+            ApiError::Render(err) => match err {
+                RenderError::InvalidScale { .. } => (S::UNPROCESSABLE_ENTITY, "invalid_scale"),
+                RenderError::NothingToDraw(_) => (S::NOT_FOUND, "not_found"),
+                RenderError::Drawing(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::JobNotFound(_) => (S::NOT_FOUND, "job_not_found"),
             ApiError::ModelPending { .. } => (S::NOT_FOUND, "model_not_found"),

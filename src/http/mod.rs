@@ -9,6 +9,7 @@ mod jobs;
 mod metrics;
 mod models;
 mod name;
+mod pictures;
 mod predict;
 mod state;
 mod train;
@@ -51,6 +52,14 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         (
             "/models/{name}",
             get(models::get).delete(models::delete).put(models::import),
+        ),
+        ("/models/{name}/image.png", get(pictures::map)),
+        ("/models/{name}/umatrix.png", get(pictures::umatrix)),
+        ("/models/{name}/curves.png", get(pictures::curves)),
+        ("/models/{name}/hits.png", post(pictures::hits)),
+        (
+            "/models/{name}/predictions.png",
+            post(pictures::predictions),
         ),
         ("/health", get(models::health)),
         ("/metrics", get(metrics::metrics)),

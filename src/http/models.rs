@@ -229,7 +229,7 @@ pub async fn import(
 }
 
 /// FNV-1a: a stable fingerprint of a file's bytes for its `ETag`.
-fn fingerprint(bytes: &[u8]) -> u64 {
+pub(super) fn fingerprint(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })

@@ -1,0 +1,234 @@
+//! Pictures of a model as PNG, under `/models/{name}/`: drawn by [`crate::render`] off the
+//! async runtime, with an `ETag` so a browser does not fetch the same picture twice.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::body::{Fields, JsonBody};
+use super::error::{ApiError, Failure};
+use super::models::{blocking, fingerprint};
+use super::name::ModelName;
+use super::state::AppState;
+use crate::render::{self, Picture};
+use crate::storage::StorageError;
+
+#[derive(Deserialize)]
+pub struct PictureOptions {
+    /// Pixels per node.
+    scale: Option<usize>,
+}
+
+fn options(
+    query: Result<Query<PictureOptions>, QueryRejection>,
+) -> Result<Option<usize>, ApiError> {
+    query
+        .map(|Query(options)| options.scale)
+        .map_err(|_| ApiError::InvalidType {
+            field: "scale",
+            expected: "a whole number of pixels per node, at least 1",
+        })
+}
+
+/// What a picture of a stored model looks like for now: the versions (modification time and
+/// length) of its files, with what was asked. Its fingerprint is the picture's `ETag`.
+fn version_tag(state: &AppState, name: &str, what: &str) -> Result<String, ApiError> {
+    let weights = state.store.weights_path(name)?;
+    let mut version = format!("{what}:{name}");
+    for path in [weights.clone(), weights.with_extension("json")] {
+        if let Ok(metadata) = std::fs::metadata(&path) {
+            let modified = metadata
+                .modified()
+                .ok()
+                .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |since| since.as_nanos());
+            version.push_str(&format!(":{modified}:{}", metadata.len()));
+        } else if path == weights {
+            return Err(StorageError::NotFound(name.to_owned()).into());
+        }
+    }
+    Ok(format!("\"{:016x}\"", fingerprint(version.as_bytes())))
+}
+
+fn matches(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .split(',')
+                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        })
+}
+
+/// The PNG response, with how it was drawn in headers.
+fn png_response(picture: &Picture, etag: Option<String>) -> Response {
+    let mut response = (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("image/png"))],
+        picture.png.clone(),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-scale", HeaderValue::from(picture.scale));
+    headers.insert(
+        "x-nodes-per-pixel",
+        HeaderValue::from(picture.nodes_per_pixel),
+    );
+    if let Some(mapping) = picture.mapping {
+        headers.insert(
+            "x-colour-mapping",
+            HeaderValue::from_static(mapping.as_str()),
+        );
+    }
+    if let Some(etag) = etag.and_then(|etag| HeaderValue::from_str(&etag).ok()) {
+        headers.insert(header::ETAG, etag);
+    }
+    response
+}
+
+/// Which picture of the stored weights a `GET` asks for.
+#[derive(Clone, Copy)]
+enum Kind {
+    Map,
+    Umatrix,
+    Curves,
+}
+
+/// Serves a `GET` picture: 304 when the client's copy is current, else draws it.
+async fn get_picture(
+    state: AppState,
+    name: String,
+    kind: Kind,
+    scale: Option<usize>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let asked = match kind {
+        Kind::Map => format!("map:{scale:?}"),
+        Kind::Umatrix => format!("umatrix:{scale:?}"),
+        Kind::Curves => "curves".to_owned(),
+    };
+    let lookup = (state.clone(), name.clone());
+    let etag = blocking(move || version_tag(&lookup.0, &lookup.1, &asked)).await??;
+    if matches(&headers, &etag) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(value) = HeaderValue::from_str(&etag) {
+            response.headers_mut().insert(header::ETAG, value);
+        }
+        return Ok(response);
+    }
+    let picture = blocking(move || {
+        let map = state.models.get(&state.store, &name)?;
+        let picture = match kind {
+            Kind::Map => render::map_png(map.to_weights().view(), scale)?,
+            Kind::Umatrix => {
+                let title = format!("U-matrix of {name}");
+                render::umatrix_png(map.to_weights().view(), &title, scale)?
+            }
+            Kind::Curves => {
+                let meta = state.store.describe(&name)?;
+                render::curves_png(
+                    &format!("Training of {name}"),
+                    meta.radius_per_iteration.as_deref().unwrap_or_default(),
+                    meta.learning_rate_per_iteration
+                        .as_deref()
+                        .unwrap_or_default(),
+                )?
+            }
+        };
+        Ok::<_, ApiError>(picture)
+    })
+    .await??;
+    Ok(png_response(&picture, Some(etag)))
+}
+
+pub async fn map(
+    State(state): State<AppState>,
+    ModelName(name): ModelName,
+    query: Result<Query<PictureOptions>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    get_picture(state, name, Kind::Map, options(query)?, headers).await
+}
+
+pub async fn umatrix(
+    State(state): State<AppState>,
+    ModelName(name): ModelName,
+    query: Result<Query<PictureOptions>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    get_picture(state, name, Kind::Umatrix, options(query)?, headers).await
+}
+
+pub async fn curves(
+    State(state): State<AppState>,
+    ModelName(name): ModelName,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    get_picture(state, name, Kind::Curves, None, headers).await
+}
+
+/// What a `POST` picture draws over the map.
+#[derive(Clone, Copy)]
+enum Overlay {
+    Hits,
+    Predictions,
+}
+
+/// Draws the vectors of a `/predict`-like body over the map.
+async fn post_picture(
+    state: AppState,
+    name: String,
+    scale: Option<usize>,
+    body: Map<String, Value>,
+    overlay: Overlay,
+) -> Result<Response, Failure> {
+    let fields = Fields(&body);
+    let debug = fields.flag("debug_mode").unwrap_or(false);
+    let data = fields
+        .data("test_data", "test_data_shape")
+        .map_err(|err| err.debug(debug))?
+        .ok_or_else(|| {
+            ApiError::InvalidValue {
+                code: "invalid_data",
+                message: "test_data is empty: send the vectors to draw".into(),
+            }
+            .debug(debug)
+        })?;
+    let picture = blocking(move || {
+        let map = state.models.get(&state.store, &name)?;
+        let best = map.predict(data.view())?;
+        let weights = map.to_weights();
+        let picture = match overlay {
+            Overlay::Hits => render::hits_png(weights.view(), &best, scale)?,
+            Overlay::Predictions => {
+                render::predictions_png(weights.view(), data.view(), &best, scale)?
+            }
+        };
+        Ok::<_, ApiError>(picture)
+    })
+    .await?
+    .map_err(|err| err.debug(debug))?;
+    Ok(png_response(&picture, None))
+}
+
+pub async fn hits(
+    State(state): State<AppState>,
+    ModelName(name): ModelName,
+    query: Result<Query<PictureOptions>, QueryRejection>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, Failure> {
+    post_picture(state, name, options(query)?, body, Overlay::Hits).await
+}
+
+pub async fn predictions(
+    State(state): State<AppState>,
+    ModelName(name): ModelName,
+    query: Result<Query<PictureOptions>, QueryRejection>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, Failure> {
+    post_picture(state, name, options(query)?, body, Overlay::Predictions).await
+}

@@ -1,0 +1,341 @@
+//! The picture endpoints under `/models/{name}/`, over a real socket: real PNGs, decoded.
+
+mod common;
+
+use common::{colours, send, spawn_app};
+use ndarray::Array3;
+use ndarray_npy::ReadNpyExt;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Width, height and RGB pixels of a PNG.
+fn decode(bytes: &[u8]) -> (usize, usize, Vec<[u8; 3]>) {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .unwrap();
+    let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buffer).unwrap();
+    let pixels = buffer[..info.buffer_size()]
+        .chunks_exact(3)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (info.width as usize, info.height as usize, pixels)
+}
+
+async fn train_10x10(app: &common::TestApp) -> (String, Array3<f64>) {
+    let answer: Value = send(
+        app,
+        Method::POST,
+        "/train",
+        &json!({"training_data": colours(10), "grid_shape": [10, 10], "max_iterations": 100, "seed": 3}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let name = answer["operation-location"].as_str().unwrap().to_owned();
+    let bytes = app
+        .client
+        .get(app.url(&format!("/download/{name}")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    (name, Array3::read_npy(&bytes[..]).unwrap())
+}
+
+async fn get(app: &common::TestApp, path: &str) -> reqwest::Response {
+    app.client.get(app.url(path)).send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_map_picture_shows_every_node_in_its_own_colour_and_is_cached_by_etag() {
+    let app = spawn_app().await;
+    let (name, weights) = train_10x10(&app).await;
+    let response = get(&app, &format!("/models/{name}/image.png?scale=12")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    assert_eq!(response.headers()["x-colour-mapping"], "rgb");
+    assert_eq!(response.headers()["x-scale"], "12");
+    let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    let (width, height, pixels) = decode(&response.bytes().await.unwrap());
+    assert_eq!((width, height), (120, 120));
+    for r in 0..10 {
+        for c in 0..10 {
+            let expected = [0, 1, 2].map(|k| (weights[[r, c, k]] * 255.0).round() as u8);
+            assert_eq!(
+                pixels[(r * 12 + 6) * width + c * 12 + 6],
+                expected,
+                "node ({r}, {c})"
+            );
+        }
+    }
+    let again = app
+        .client
+        .get(app.url(&format!("/models/{name}/image.png?scale=12")))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert!(again.bytes().await.unwrap().is_empty());
+    let other_scale = app
+        .client
+        .get(app.url(&format!("/models/{name}/image.png")))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other_scale.status(),
+        StatusCode::OK,
+        "another scale is another picture"
+    );
+    let (width, height, _) = decode(&other_scale.bytes().await.unwrap());
+    assert_eq!((width, height), (400, 400), "the default scale");
+
+    // Replacing the model changes the picture's ETag.
+    let mut inverted = Vec::new();
+    ndarray_npy::WriteNpyExt::write_npy(&weights.mapv(|w| 1.0 - w), &mut inverted).unwrap();
+    let replaced = app
+        .client
+        .put(app.url(&format!("/models/{name}?replace=true")))
+        .body(inverted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replaced.status(), StatusCode::OK);
+    let fresh = app
+        .client
+        .get(app.url(&format!("/models/{name}/image.png?scale=12")))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), StatusCode::OK);
+    let (_, _, pixels) = decode(&fresh.bytes().await.unwrap());
+    let expected = [0, 1, 2].map(|k| ((1.0 - weights[[0, 0, k]]) * 255.0).round() as u8);
+    assert_eq!(pixels[6 * 120 + 6], expected);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predictions_and_hits_are_drawn_over_the_map_at_the_predicted_cells() {
+    let app = spawn_app().await;
+    let (name, _) = train_10x10(&app).await;
+    let vectors = json!([[0.9, 0.1, 0.1], [0.1, 0.9, 0.1], [0.1, 0.1, 0.9]]);
+    let predicted: Value = send(
+        &app,
+        Method::POST,
+        "/predict",
+        &json!({"model_name": name, "test_data": vectors}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let mut cells: Vec<[usize; 2]> =
+        serde_json::from_value(predicted["predictions"].clone()).unwrap();
+    cells.sort();
+    cells.dedup();
+    let map = decode(
+        &get(&app, &format!("/models/{name}/image.png?scale=30"))
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    );
+    for picture in ["predictions.png", "hits.png"] {
+        let response = send(
+            &app,
+            Method::POST,
+            &format!("/models/{name}/{picture}?scale=30"),
+            &json!({"test_data": vectors}),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK, "{picture}");
+        let drawn = decode(&response.bytes().await.unwrap());
+        assert_eq!((drawn.0, drawn.1), (300, 300));
+        let mut changed: Vec<[usize; 2]> = (0..300 * 300)
+            .filter(|&i| map.2[i] != drawn.2[i])
+            .map(|i| [i / 300 / 30, i % 300 / 30])
+            .collect();
+        changed.sort();
+        changed.dedup();
+        assert_eq!(changed, cells, "{picture}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_u_matrix_and_the_curves_are_pngs_with_their_own_size() {
+    let app = spawn_app().await;
+    let (name, _) = train_10x10(&app).await;
+    for (path, size) in [
+        (format!("/models/{name}/umatrix.png"), None),
+        (format!("/models/{name}/curves.png/"), Some((800, 560))),
+    ] {
+        let response = get(&app, &path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(response.headers().contains_key("etag"));
+        let (width, height, pixels) = decode(&response.bytes().await.unwrap());
+        if let Some(size) = size {
+            assert_eq!((width, height), size);
+        }
+        assert!(width >= 400 && height >= 400, "{path}: {width}x{height}");
+        let white = pixels.iter().filter(|p| **p == [255; 3]).count();
+        assert!(white < pixels.len(), "{path} has a drawing");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_picture_requests_are_4xx_with_the_usual_json() {
+    let app = spawn_app().await;
+    let (name, _) = train_10x10(&app).await;
+    let imported = app
+        .client
+        .put(app.url("/models/imported"))
+        .body(std::fs::read(common::fixture("npy-edge/f32_4x6x3.npy")).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), StatusCode::CREATED);
+    let before = app.stored();
+    let cases: Vec<(Method, String, Value, StatusCode, &str)> = vec![
+        (
+            Method::GET,
+            "/models/nobody/image.png".into(),
+            Value::Null,
+            StatusCode::NOT_FOUND,
+            "model_not_found",
+        ),
+        (
+            Method::GET,
+            "/models/nobody/umatrix.png".into(),
+            Value::Null,
+            StatusCode::NOT_FOUND,
+            "model_not_found",
+        ),
+        (
+            Method::GET,
+            "/models/nobody/curves.png".into(),
+            Value::Null,
+            StatusCode::NOT_FOUND,
+            "model_not_found",
+        ),
+        (
+            Method::POST,
+            "/models/nobody/hits.png".into(),
+            json!({"test_data": [[0.1, 0.2, 0.3]]}),
+            StatusCode::NOT_FOUND,
+            "model_not_found",
+        ),
+        (
+            Method::POST,
+            "/models/nobody/predictions.png".into(),
+            json!({"test_data": [[0.1, 0.2, 0.3]]}),
+            StatusCode::NOT_FOUND,
+            "model_not_found",
+        ),
+        (
+            Method::GET,
+            format!("/models/{name}/image.png?scale=0"),
+            Value::Null,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_scale",
+        ),
+        (
+            Method::GET,
+            format!("/models/{name}/umatrix.png?scale=100000000000"),
+            Value::Null,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_scale",
+        ),
+        (
+            Method::GET,
+            format!("/models/{name}/image.png?scale=big"),
+            Value::Null,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_type",
+        ),
+        (
+            Method::GET,
+            format!("/models/{name}/image.png?scale=-1"),
+            Value::Null,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_type",
+        ),
+        (
+            Method::POST,
+            format!("/models/{name}/predictions.png"),
+            json!({"test_data": [[0.1, 0.2]]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "dimension_mismatch",
+        ),
+        (
+            Method::POST,
+            format!("/models/{name}/hits.png"),
+            json!({"test_data": []}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_data",
+        ),
+        (
+            Method::POST,
+            format!("/models/{name}/hits.png"),
+            json!({}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_field",
+        ),
+        (
+            Method::POST,
+            format!("/models/{name}/predictions.png?scale=0"),
+            json!({"test_data": [[0.1, 0.2, 0.3]]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_scale",
+        ),
+        (
+            Method::GET,
+            "/models/imported/curves.png".into(),
+            Value::Null,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            Method::GET,
+            "/models/..%2Fx/image.png".into(),
+            Value::Null,
+            StatusCode::BAD_REQUEST,
+            "invalid_name",
+        ),
+        (
+            Method::POST,
+            "/models/..%2Fx/hits.png".into(),
+            json!({"test_data": [[0.1, 0.2, 0.3]]}),
+            StatusCode::BAD_REQUEST,
+            "invalid_name",
+        ),
+        (
+            Method::GET,
+            format!("/models/{name}/hits.png"),
+            Value::Null,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+    ];
+    for (method, path, body, status, code) in cases {
+        let mut request = app.client.request(method.clone(), app.url(&path));
+        if !body.is_null() {
+            request = request.body(body.to_string());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{method} {path}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["code"], code, "{method} {path}: {answer}");
+        assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    assert_eq!(app.stored(), before, "a picture request stores nothing");
+    app.stop().await;
+}
