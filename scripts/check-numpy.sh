@@ -4,14 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 --version >/dev/null
-venv=target/ci-venv
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-fi
-if ! "$venv/bin/python" -c "import numpy" 2>/dev/null; then
-    "$venv/bin/pip" install --quiet numpy
-fi
+source scripts/python-venv.sh
+python_venv numpy
 
 cargo build --release --quiet
 work=$(mktemp -d)

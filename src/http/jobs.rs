@@ -37,6 +37,13 @@ fn describe(meta: &ModelMeta, eta_seconds: Option<f64>) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/jobs/{name}", tag = "jobs", operation_id = "get_job",
+    description = "Where a training stands: status (queued, running, succeeded, failed, cancelled), progress 0..1, ETA.",
+    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N")),
+    responses(
+        (status = 200, description = "The job", body = Object, example = json!({"name": "NAME", "status": "running", "iterations_done": 420, "max_iterations": 1000, "progress": 0.42, "created_at": "2026-11-27T10:50:44Z", "started_at": "2026-11-27T10:50:44Z", "finished_at": null, "eta_seconds": 12.5, "error": null})),
+        (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})), (status = 404, description = "No such job", body = Object, example = json!({"message": "no job named \"x\"", "code": "job_not_found"})),
+    ))]
 pub async fn get(
     State(state): State<AppState>,
     ModelName(name): ModelName,
@@ -46,6 +53,13 @@ pub async fn get(
         .ok_or_else(|| ApiError::JobNotFound(name).into())
 }
 
+#[utoipa::path(delete, path = "/jobs/{name}", tag = "jobs", operation_id = "cancel_job",
+    description = "Cancels a queued or running job.",
+    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N")),
+    responses(
+        (status = 200, description = "Cancelled", body = Object, example = json!({"name": "NAME", "status": "cancelled"})),
+        (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})), (status = 404, description = "No such job", body = Object, example = json!({"message": "no job named \"x\"", "code": "job_not_found"})), (status = 409, description = "The job has already ended", body = Object, example = json!({"message": "the job \"NAME\" has already ended (Succeeded): nothing to cancel", "code": "conflict"})),
+    ))]
 pub async fn cancel(
     State(state): State<AppState>,
     ModelName(name): ModelName,

@@ -70,6 +70,9 @@ fn method_label(method: &axum::http::Method) -> &'static str {
     .map_or("other", |(_, label)| label)
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    description = "Prometheus text: requests by method, route and status; jobs by status; training seconds; model cache hits and misses; models.",
+    responses((status = 200, description = "Metrics", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let listed = {
         let store = state.store.clone();

@@ -23,10 +23,15 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::Method;
 use axum::middleware::{self, Next};
 
-use axum::routing::{MethodRouter, delete, get, post};
 use tokio::net::TcpListener;
+use tower::Layer;
+use tower::util::MapRequestLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::ApiError;
 pub use state::{AppState, ModelCache};
@@ -39,37 +44,55 @@ use crate::storage::ModelStore;
 use body::BodyLimit;
 use error::Failure;
 
-/// The whole API over `state`, with bodies up to `max_body_bytes`.
+/// The API's routes and their OpenAPI description, from the same handlers: `routes!` takes
+/// each handler's `#[utoipa::path]`, so no route exists without its description.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(train::train))
+        .routes(routes!(train::atrain))
+        .routes(routes!(models::list))
+        .routes(routes!(models::download))
+        .routes(routes!(predict::predict_with_get, predict::predict))
+        .routes(routes!(jobs::get, jobs::cancel))
+        .routes(routes!(models::list_details))
+        .routes(routes!(models::get, models::delete, models::import))
+        .routes(routes!(pictures::map))
+        .routes(routes!(pictures::umatrix))
+        .routes(routes!(pictures::curves))
+        .routes(routes!(pictures::hits))
+        .routes(routes!(pictures::predictions))
+        .routes(routes!(models::health))
+        .routes(routes!(metrics::metrics))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Kohonen maps",
+        description = "Train and serve Kohonen self-organising maps. Bodies are JSON whatever the Content-Type says; every path also answers with a trailing slash; every error is {\"message\", \"code\"} (plus \"exception\" with \"debug_mode\": true)."
+    ),
+    tags(
+        (name = "training", description = "Train maps, synchronously or as background jobs"),
+        (name = "jobs", description = "Follow and cancel trainings"),
+        (name = "models", description = "Stored maps: list, describe, download, import, delete, predict"),
+        (name = "pictures", description = "PNG pictures of a map"),
+        (name = "service", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI document of the whole API, as `/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+/// The whole API over `state`, with bodies up to `max_body_bytes`; `/docs` is the
+/// interactive page over `/openapi.json`, its assets built into the binary.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let routes = [
-        ("/train", post(train::train)),
-        ("/atrain", post(train::atrain)),
-        ("/list-of-models", get(models::list)),
-        ("/download/{name}", get(models::download)),
-        ("/predict", get(predict::predict).post(predict::predict)),
-        ("/jobs/{name}", get(jobs::get).merge(delete(jobs::cancel))),
-        ("/models", get(models::list_details)),
-        (
-            "/models/{name}",
-            get(models::get).delete(models::delete).put(models::import),
-        ),
-        ("/models/{name}/image.png", get(pictures::map)),
-        ("/models/{name}/umatrix.png", get(pictures::umatrix)),
-        ("/models/{name}/curves.png", get(pictures::curves)),
-        ("/models/{name}/hits.png", post(pictures::hits)),
-        (
-            "/models/{name}/predictions.png",
-            post(pictures::predictions),
-        ),
-        ("/health", get(models::health)),
-        ("/metrics", get(metrics::metrics)),
-    ];
+    let (routes, document) = api().split_for_parts();
     let requests = state.requests.clone();
-    let mut router = Router::new();
-    for (path, handler) in routes {
-        router = with_and_without_slash(router, path, handler);
-    }
-    router
+    routes
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(
@@ -91,16 +114,22 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
-/// Routes `path` and `path/` to the same handler: the Python client adds the slash, and a
-/// redirect would lose a GET's body.
-fn with_and_without_slash(
-    router: Router<AppState>,
-    path: &str,
-    handler: MethodRouter<AppState>,
-) -> Router<AppState> {
-    router
-        .route(path, handler.clone())
-        .route(&format!("{path}/"), handler)
+/// Serves `path/` as `path` (the Python client adds the slash, and a redirect would lose a
+/// GET's body), except under `/docs/`, whose page lives at the slash.
+fn trim_trailing_slash(mut request: Request) -> Request {
+    let path = request.uri().path();
+    if path.len() > 1 && path.ends_with('/') && !path.starts_with("/docs") {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let rewritten = match request.uri().query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_owned(),
+        };
+        if let Ok(uri) = rewritten.parse() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }
 
 async fn not_found(request: Request) -> Failure {
@@ -144,13 +173,17 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
             max_weights: args.max_weights,
         },
     };
-    let app = router(state, args.max_body_bytes);
+    let app = MapRequestLayer::new(trim_trailing_slash).layer(router(state, args.max_body_bytes));
     let listener = TcpListener::bind(SocketAddr::new(args.host, args.port)).await?;
     let local = listener.local_addr()?;
     let grace = Duration::from_secs(args.shutdown_grace_seconds);
     let (stopping, mut stopped) = tokio::sync::watch::channel(false);
     let server = async move {
-        let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let serving = axum::serve(
+            listener,
+            axum::ServiceExt::<Request>::into_make_service(app),
+        )
+        .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stopping.send(true);
         });

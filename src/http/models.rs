@@ -15,11 +15,23 @@ use super::name::ModelName;
 use super::state::AppState;
 use crate::storage::{ModelMeta, StorageError, TrainingStatus, validate_name, weights_from_npy};
 
+#[utoipa::path(get, path = "/list-of-models", tag = "models",
+    description = "Names of every complete model, sorted. Files dropped into the models folder appear without a restart.",
+    responses((status = 200, description = "Model names", body = Vec<String>, example = json!(["100X100_1000N", "10X10_100N", "10X10_200N", "10X10_500N"]))))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<String>>, Failure> {
     let names = blocking(move || state.store.list()).await??;
     Ok(Json(names.to_vec()))
 }
 
+#[utoipa::path(get, path = "/download/{name}", tag = "models",
+    description = "The weights as .npy (little-endian f64, shape (rows, cols, D)); a trailing .npy on the name is ignored.",
+    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N")),
+    responses(
+        (status = 200, description = "The .npy bytes", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})),
+        (status = 404, description = "No such model, or its job is still queued or running (the body then has status and progress)", body = Object, example = json!({"message": "the model \"NAME\" is not trained yet: its job is running", "code": "model_not_found", "status": "running", "progress": 0.42})),
+        (status = 410, description = "The job was cancelled", body = Object, example = json!({"message": "the training of \"NAME\" was cancelled", "code": "job_cancelled"})), (status = 500, description = "The training failed", body = Object, example = json!({"message": "the training of \"NAME\" failed: interrupted", "code": "job_failed"})),
+    ))]
 pub async fn download(
     State(state): State<AppState>,
     ModelName(name): ModelName,
@@ -100,6 +112,9 @@ fn summary(meta: &ModelMeta) -> Value {
 }
 
 /// `GET /models`: every complete model with what is known of it.
+#[utoipa::path(get, path = "/models", tag = "models",
+    description = "Every complete model with what is known of it (null where unknown, e.g. a .npy dropped in by hand).",
+    responses((status = 200, description = "Model summaries", body = Vec<Object>, example = json!([{"name": "10X10_100N", "grid_shape": [10, 10], "dim": 3, "created_at": "2026-11-27T09:30:00Z", "seed": 1, "learning_rate": 0.1, "max_iterations": 100, "quantization_error": 0.01, "topographic_error": 0.0, "training_seconds": 0.0002}]))))]
 pub async fn list_details(State(state): State<AppState>) -> Result<Json<Vec<Value>>, Failure> {
     let summaries = blocking(move || {
         let names = state.store.list()?;
@@ -123,6 +138,10 @@ pub async fn list_details(State(state): State<AppState>) -> Result<Json<Vec<Valu
 
 /// `GET /models/{name}`: the summary plus where its training stands; also for a model whose
 /// job is still queued or running, failed or was cancelled.
+#[utoipa::path(get, path = "/models/{name}", tag = "models", operation_id = "get_model",
+    description = "One model's summary, plus status, finished_at and error; also while its job is queued or running.",
+    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N")),
+    responses((status = 200, description = "The model", body = Object), (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})), (status = 404, description = "No such model", body = Object, example = json!({"message": "no model named \"x\"", "code": "model_not_found"}))))]
 pub async fn get(
     State(state): State<AppState>,
     ModelName(name): ModelName,
@@ -142,6 +161,13 @@ pub async fn get(
 }
 
 /// `DELETE /models/{name}`: removes its files and cached map; 409 while it trains.
+#[utoipa::path(delete, path = "/models/{name}", tag = "models", operation_id = "delete_model",
+    description = "Removes the model's files and its cached map.",
+    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N")),
+    responses(
+        (status = 200, description = "Deleted", body = Object, example = json!({"name": "my-map", "deleted": true})),
+        (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})), (status = 404, description = "No such model", body = Object, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 409, description = "The model is still training: cancel its job first", body = Object, example = json!({"message": "the model \"NAME\" is still training: cancel its job with DELETE /jobs/NAME first", "code": "conflict"})),
+    ))]
 pub async fn delete(
     State(state): State<AppState>,
     ModelName(name): ModelName,
@@ -168,6 +194,15 @@ pub struct ImportOptions {
 
 /// `PUT /models/{name}`: stores a `.npy` made elsewhere (the raw file as the body), checked
 /// like any stored file and against the size limits. 201 when new, 200 when it replaced one.
+#[utoipa::path(put, path = "/models/{name}", tag = "models", operation_id = "import_model",
+    description = "Imports a map made elsewhere: the body is the bytes of a .npy of shape (rows, cols, D), f32 or f64, either byte order, C or Fortran order.",
+    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), ("replace" = Option<bool>, Query, description = "Replace a model of that name (otherwise 409)")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "A .npy file"),
+    responses(
+        (status = 201, description = "Imported", body = Object),
+        (status = 200, description = "Replaced an existing model", body = Object),
+        (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})), (status = 409, description = "A model of that name exists (add ?replace=true), or it is training", body = Object, example = json!({"message": "a model named \"my-map\" already exists: PUT /models/my-map?replace=true replaces it", "code": "conflict"})), (status = 422, description = "Not a usable .npy of weights, or too large", body = Object, example = json!({"message": "the body is not a usable .npy of weights (rows, cols, dim): the array has shape [4, 6]; a map needs 3 dimensions (rows, cols, dim)", "code": "invalid_data"})), (status = 413, description = "The body is over the limit", body = Object, example = json!({"message": "the request body is over the limit of 67108864 bytes", "code": "body_too_large"})),
+    ))]
 pub async fn import(
     State(state): State<AppState>,
     ModelName(name): ModelName,
@@ -235,6 +270,9 @@ pub(super) fn fingerprint(bytes: &[u8]) -> u64 {
     })
 }
 
+#[utoipa::path(get, path = "/health", tag = "service",
+    description = "Whether the service is up, and its jobs.",
+    responses((status = 200, description = "Up", body = Object, example = json!({"status": "ok", "version": "0.1.0", "jobs": {"queued": 0, "running": 1}}))))]
 pub async fn health(State(state): State<AppState>) -> Json<Value> {
     let (queued, running) = state.jobs.counts();
     Json(json!({

@@ -61,6 +61,13 @@ fn submit(state: &AppState, request: &TrainIn) -> Result<std::sync::Arc<Job>, Fa
         .map_err(|err| ApiError::from(err).debug(request.debug))
 }
 
+#[utoipa::path(post, path = "/train", tag = "training",
+    description = "Trains a map and answers when it is saved. A /train is a job like any other: it shows at /jobs/NAME, and finishes even if the client goes away.",
+    request_body(content = Object, description = "Training data, nested n x D (or flat with training_data_shape [n, D]), grid_shape [x, y] and max_iterations; learning_rate (0 < lr <= 1, default 0.1), seed, verbose and debug_mode are optional. Any Content-Type is accepted.", example = json!({"training_data": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [0.5, 0.5, 0.5]], "grid_shape": [10, 10], "max_iterations": 100, "learning_rate": 0.1, "seed": 7})),
+    responses(
+        (status = 200, description = "The map is trained and saved", body = Object, example = json!({"message": "Model training has finished and time taken is 0.0003 seconds.", "operation-location": "27-11-2026_10h50m44sT_10X10_100N_0.1LR", "seed": 7, "training_seconds": 0.0003, "quantization_error": 0.0009, "topographic_error": 0.0})),
+        (status = 400, description = "The body is not JSON", body = Object, example = json!({"message": "the body is not valid JSON: expected value at line 1 column 1", "code": "invalid_json"})), (status = 422, description = "A field is missing, of the wrong type or invalid (the code names it)", body = Object, example = json!({"message": "grid_shape must be two whole numbers >= 1, e.g. [10, 10]", "code": "invalid_grid_shape"})), (status = 413, description = "The body is over the limit", body = Object, example = json!({"message": "the request body is over the limit of 67108864 bytes", "code": "body_too_large"})), (status = 503, description = "Too many jobs are waiting (see Retry-After)", body = Object, example = json!({"message": "the job queue is full: try again in a few seconds", "code": "queue_full"})),
+    ))]
 pub async fn train(State(state): State<AppState>, body: JsonBody) -> Result<Json<Value>, Failure> {
     let request = parse(&body, &state)?;
     let job = submit(&state, &request)?;
@@ -94,6 +101,13 @@ pub async fn train(State(state): State<AppState>, body: JsonBody) -> Result<Json
     Ok(Json(answer))
 }
 
+#[utoipa::path(post, path = "/atrain", tag = "training",
+    description = "Validates the request, queues the training and answers at once. Follow it at /jobs/NAME; /download/NAME answers 404 until it is done.",
+    request_body(content = Object, description = "Training data, nested n x D (or flat with training_data_shape [n, D]), grid_shape [x, y] and max_iterations; learning_rate (0 < lr <= 1, default 0.1), seed, verbose and debug_mode are optional. Any Content-Type is accepted.", example = json!({"training_data": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [0.5, 0.5, 0.5]], "grid_shape": [10, 10], "max_iterations": 100, "learning_rate": 0.1, "seed": 7})),
+    responses(
+        (status = 200, description = "Queued", body = Object, example = json!({"operation-location": "27-11-2026_10h50m44sT_100X100_1000N_0.1LR", "status": "queued", "job": "/jobs/27-11-2026_10h50m44sT_100X100_1000N_0.1LR"})),
+        (status = 400, description = "The body is not JSON", body = Object, example = json!({"message": "the body is not valid JSON: expected value at line 1 column 1", "code": "invalid_json"})), (status = 422, description = "A field is missing, of the wrong type or invalid (the code names it)", body = Object, example = json!({"message": "grid_shape must be two whole numbers >= 1, e.g. [10, 10]", "code": "invalid_grid_shape"})), (status = 413, description = "The body is over the limit", body = Object, example = json!({"message": "the request body is over the limit of 67108864 bytes", "code": "body_too_large"})), (status = 503, description = "Too many jobs are waiting (see Retry-After)", body = Object, example = json!({"message": "the job queue is full: try again in a few seconds", "code": "queue_full"})),
+    ))]
 pub async fn atrain(State(state): State<AppState>, body: JsonBody) -> Result<Json<Value>, Failure> {
     let request = parse(&body, &state)?;
     let job = submit(&state, &request)?;
