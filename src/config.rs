@@ -28,6 +28,9 @@ pub enum Command {
     Train(TrainArgs),
     /// Print the best-matching node [row, col] of every vector of a data file, as JSON.
     Predict(PredictArgs),
+    /// Ask a running server for /health: exit 0 when it answers ok (for container health
+    /// checks, where there is no curl).
+    Health(HealthArgs),
     /// Draw a stored model or a .npy file as PNG: the map, its U-matrix or its training curves.
     Render(RenderArgs),
     /// Train the four sample maps of the 10 sample colours into the models folder, and draw
@@ -132,6 +135,16 @@ pub struct SamplesArgs {
     /// Folder the sample pictures are written to.
     #[arg(long, default_value = "saved_plots")]
     pub plots_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The server's health URL (plain http).
+    #[arg(default_value = "http://127.0.0.1:8000/health")]
+    pub url: String,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 3)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

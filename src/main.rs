@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => return serve(args),
         Command::Train(args) => with_stderr_logs(|| cli::train(args)),
         Command::Predict(args) => with_stderr_logs(|| cli::predict(args)),
+        Command::Health(args) => cli::health(args),
         Command::Render(args) => with_stderr_logs(|| cli::render(args)),
         Command::Samples(args) => with_stderr_logs(|| cli::samples(args)),
     };

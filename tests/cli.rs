@@ -1,5 +1,7 @@
 //! The command line end to end: the real binary, real files, exit codes.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -285,4 +287,26 @@ fn bad_input_exits_with_2_and_one_line_and_writes_nothing() {
     ]);
     assert_eq!(result.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&result.stderr).contains("3-dimensional"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_exits_0_for_a_running_server_and_1_once_it_is_gone() {
+    let app = common::spawn_app().await;
+    let url = app.url("/health");
+    let ask = |url: String| tokio::task::spawn_blocking(move || kohonen(&["health", &url]));
+    let up = ask(url.clone()).await.unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    assert!(String::from_utf8_lossy(&up.stdout).contains("\"status\":\"ok\""));
+    let missing = ask(app.url("/no-such-path")).await.unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    app.stop().await;
+    let down = ask(url).await.unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("not healthy"));
+    let bad = ask("https://example.org/health".into()).await.unwrap();
+    assert_eq!(bad.status.code(), Some(2));
 }

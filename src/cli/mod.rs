@@ -2,6 +2,7 @@
 //! on stderr for bad input (and nothing written).
 
 mod data;
+mod health;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use crate::storage::{
 use crate::training::{self, Init, TrainingJob};
 
 pub use data::read_data;
+pub use health::health;
 
 /// Why a subcommand failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +39,8 @@ pub enum CliError {
     Render(#[from] RenderError),
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+    #[error("not healthy: {0}")]
+    Unhealthy(String),
 }
 
 impl CliError {
@@ -45,7 +49,8 @@ impl CliError {
         match self {
             CliError::Storage(StorageError::Io { .. })
             | CliError::Render(RenderError::Drawing(_))
-            | CliError::Output(_) => 1,
+            | CliError::Output(_)
+            | CliError::Unhealthy(_) => 1,
             _ => 2,
         }
     }
