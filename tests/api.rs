@@ -643,6 +643,17 @@ async fn a_full_queue_answers_503_and_a_cancelled_job_410() {
             .unwrap();
         assert_eq!(cancelled.status(), StatusCode::OK);
         wait_for_status(&app, name, "cancelled").await;
+        let again = app
+            .client
+            .delete(app.url(&format!("/jobs/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            again.status(),
+            StatusCode::CONFLICT,
+            "an ended job cannot be cancelled"
+        );
         let download = app
             .client
             .get(app.url(&format!("/download/{name}")))

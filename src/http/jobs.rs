@@ -64,15 +64,20 @@ pub async fn cancel(
     State(state): State<AppState>,
     ModelName(name): ModelName,
 ) -> Result<Json<Value>, Failure> {
-    match state.jobs.cancel(&name) {
-        Ok(status) => Ok(Json(json!({"name": name, "status": status}))),
-        Err(_) => match state.store.meta(&name)? {
-            Some(meta) => Err(ApiError::Conflict(format!(
-                "the job {name:?} has already ended ({:?}): nothing to cancel",
-                meta.status
-            ))
-            .into()),
-            None => Err(ApiError::JobNotFound(name).into()),
+    let status = match state.jobs.get(&name) {
+        Some(job) => job.status(),
+        None => match state.store.meta(&name)? {
+            Some(meta) => meta.status,
+            None => return Err(ApiError::JobNotFound(name).into()),
         },
+    };
+    if !status.is_pending() {
+        return Err(ApiError::Conflict(format!(
+            "the job {name:?} has already ended ({}): nothing to cancel",
+            status.as_str()
+        ))
+        .into());
     }
+    let status = state.jobs.cancel(&name).map_err(ApiError::from)?;
+    Ok(Json(json!({"name": name, "status": status})))
 }
