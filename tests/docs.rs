@@ -110,3 +110,26 @@ async fn the_docs_page_and_its_assets_come_from_the_binary() {
     assert!(initializer.contains("/openapi.json"));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_page_and_its_assets_are_served_from_the_binary() {
+    let app = spawn_app().await;
+    for (path, content_type, marker) in [
+        ("/", "text/html", "<title>Kohonen maps</title>"),
+        ("/assets/app.js", "text/javascript", "/atrain"),
+        ("/assets/style.css", "text/css", ".models"),
+    ] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let served_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            served_type.starts_with(content_type),
+            "{path}: {served_type}"
+        );
+        assert!(response.text().await.unwrap().contains(marker), "{path}");
+    }
+    app.stop().await;
+}

@@ -13,6 +13,7 @@ mod pictures;
 mod predict;
 mod state;
 mod train;
+mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -87,12 +88,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The whole API over `state`, with bodies up to `max_body_bytes`; `/docs` is the
-/// interactive page over `/openapi.json`, its assets built into the binary.
+/// interactive page over `/openapi.json`, and `/` the web page, their assets built into the
+/// binary.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let (routes, document) = api().split_for_parts();
     let requests = state.requests.clone();
     routes
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
+        .merge(web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(

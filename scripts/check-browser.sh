@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The web page end to end in headless Chromium (Debian's chromium driven by playwright-core):
+# starts the release server over a copy of the sample models and runs tests/browser/ui.mjs.
+# Screenshots of each state go to target/browser-screenshots/ (ignored by git).
+# Installs chromium and Node.js from Debian's packages and playwright-core from npm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null || ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm >/dev/null
+fi
+npm ci --prefix tests/browser --no-audit --no-fund --silent
+
+cargo build --release --quiet --locked
+work=$(mktemp -d)
+cp -r saved_models "$work/models"
+port=$((20000 + RANDOM % 20000))
+target/release/kohonen --host 127.0.0.1 --port "$port" --models-dir "$work/models" \
+    --logs-dir "$work/logs" >"$work/server.log" 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 100); do
+    target/release/kohonen health "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+node tests/browser/ui.mjs "http://127.0.0.1:$port/" target/browser-screenshots
