@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::{
     colours, job_status, long_training, nearest, send, spawn_app, spawn_app_in, spawn_app_with,
-    wait_for_status,
+    start_long_job, wait_for_status,
 };
 use ndarray::Array3;
 use ndarray_npy::ReadNpyExt;
@@ -568,13 +568,7 @@ async fn two_identical_trainings_in_the_same_second_get_two_names_and_two_files(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_the_listing_answer_while_a_job_trains() {
     let app = spawn_app().await;
-    let queued: Value = send(&app, Method::POST, "/atrain", &long_training())
-        .await
-        .json()
-        .await
-        .unwrap();
-    let name = queued["operation-location"].as_str().unwrap().to_owned();
-    wait_for_status(&app, &name, "running").await;
+    let name = start_long_job(&app).await;
     let health: Value = app
         .client
         .get(app.url("/health/"))
@@ -699,13 +693,7 @@ async fn a_job_left_running_by_a_crash_reads_failed_after_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_the_server_records_a_running_job_as_interrupted() {
     let app = spawn_app_with(&["--shutdown-grace-seconds", "1"]).await;
-    let queued: Value = send(&app, Method::POST, "/atrain", &long_training())
-        .await
-        .json()
-        .await
-        .unwrap();
-    let name = queued["operation-location"].as_str().unwrap().to_owned();
-    wait_for_status(&app, &name, "running").await;
+    let name = start_long_job(&app).await;
     let record = app.models_dir().join(format!("{name}.json"));
     let _dir = app.stop().await;
     let meta: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();

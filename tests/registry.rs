@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{fixture, long_training, send, spawn_app, spawn_app_with, wait_for_status};
+use common::{fixture, get_json, send, spawn_app, spawn_app_with, start_long_job, wait_for_status};
 use ndarray::Array3;
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 use reqwest::{Method, StatusCode};
@@ -16,12 +16,6 @@ async fn put_npy(app: &common::TestApp, path: &str, file: &str) -> (StatusCode, 
         .send()
         .await
         .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap())
-}
-
-async fn get_json(app: &common::TestApp, path: &str) -> (StatusCode, Value) {
-    let response = app.client.get(app.url(path)).send().await.unwrap();
     let status = response.status();
     (status, response.json().await.unwrap())
 }
@@ -212,13 +206,7 @@ async fn a_map_dropped_into_the_folder_is_described_from_its_weights() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_cannot_be_deleted_or_replaced_while_it_trains() {
     let app = spawn_app().await;
-    let queued: Value = send(&app, Method::POST, "/atrain", &long_training())
-        .await
-        .json()
-        .await
-        .unwrap();
-    let name = queued["operation-location"].as_str().unwrap().to_owned();
-    wait_for_status(&app, &name, "running").await;
+    let name = start_long_job(&app).await;
     let refused = app
         .client
         .delete(app.url(&format!("/models/{name}")))

@@ -68,6 +68,18 @@ fn canvas(
     encode_png(&buffer, width, height)
 }
 
+/// A chart's picture: no grid scale, no colour mapping.
+fn chart(png: Vec<u8>, width: usize, height: usize) -> Picture {
+    Picture {
+        png,
+        width,
+        height,
+        scale: 1,
+        nodes_per_pixel: 1,
+        mapping: None,
+    }
+}
+
 fn title(
     root: &DrawingArea<BitMapBackend, Shift>,
     text: &str,
@@ -233,14 +245,7 @@ pub fn curves_png(
         }
         Ok(())
     })?;
-    Ok(Picture {
-        png,
-        width,
-        height,
-        scale: 1,
-        nodes_per_pixel: 1,
-        mapping: None,
-    })
+    Ok(chart(png, width, height))
 }
 
 /// Maps side by side, each drawn `side` pixels across (as near as whole pixels per node
@@ -293,12 +298,5 @@ pub fn comparison_png(
         }
         Ok(())
     })?;
-    Ok(Picture {
-        png,
-        width,
-        height,
-        scale: 1,
-        nodes_per_pixel: 1,
-        mapping: None,
-    })
+    Ok(chart(png, width, height))
 }

@@ -45,6 +45,18 @@ impl Cells {
         }
     }
 
+    /// The colouring and the cells of a picture of `weights` at `scale` (see [`Layout`]).
+    fn of_map(
+        weights: ArrayView3<f64>,
+        scale: Option<usize>,
+    ) -> Result<(Colouring, Self), RenderError> {
+        let (rows, cols, _) = weights.dim();
+        let layout = Layout::new(rows, cols, scale)?;
+        let colouring = Colouring::of_weights(weights);
+        let cells = Cells::new(weights, &colouring, layout);
+        Ok((colouring, cells))
+    }
+
     /// The cell that shows node `[row, col]`.
     fn of_node(&self, [row, col]: [usize; 2]) -> (usize, usize) {
         let block = self.layout.nodes_per_pixel;
@@ -194,10 +206,8 @@ fn label(
 
 /// The map: each node's colour (see [`Colouring`]) over its cell.
 pub fn map_png(weights: ArrayView3<f64>, scale: Option<usize>) -> Result<Picture, RenderError> {
-    let (rows, cols, _) = weights.dim();
-    let layout = Layout::new(rows, cols, scale)?;
-    let colouring = Colouring::of_weights(weights);
-    Cells::new(weights, &colouring, layout).draw(Some(colouring.mapping), |_| Ok(()))
+    let (colouring, cells) = Cells::of_map(weights, scale)?;
+    cells.draw(Some(colouring.mapping), |_| Ok(()))
 }
 
 /// The map with a disc on every node that is the best match of some vectors, its area in
@@ -207,10 +217,7 @@ pub fn hits_png(
     best_matches: &[[usize; 2]],
     scale: Option<usize>,
 ) -> Result<Picture, RenderError> {
-    let (rows, cols, _) = weights.dim();
-    let layout = Layout::new(rows, cols, scale)?;
-    let colouring = Colouring::of_weights(weights);
-    let cells = Cells::new(weights, &colouring, layout);
+    let (colouring, cells) = Cells::of_map(weights, scale)?;
     let mut hits: BTreeMap<(usize, usize), usize> = BTreeMap::new();
     for &node in best_matches {
         *hits.entry(cells.of_node(node)).or_default() += 1;
@@ -240,10 +247,7 @@ pub fn predictions_png(
     best_matches: &[[usize; 2]],
     scale: Option<usize>,
 ) -> Result<Picture, RenderError> {
-    let (rows, cols, _) = weights.dim();
-    let layout = Layout::new(rows, cols, scale)?;
-    let colouring = Colouring::of_weights(weights);
-    let cells = Cells::new(weights, &colouring, layout);
+    let (colouring, cells) = Cells::of_map(weights, scale)?;
     let mut vectors_at: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
     for (index, &node) in best_matches.iter().enumerate() {
         vectors_at

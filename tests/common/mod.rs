@@ -168,3 +168,22 @@ pub async fn wait_for_status(app: &TestApp, name: &str, wanted: &str) -> Value {
         job_status(app, name).await
     );
 }
+
+/// Queues [`long_training`] with `/atrain` and waits until it runs; returns its name.
+pub async fn start_long_job(app: &TestApp) -> String {
+    let queued: Value = send(app, Method::POST, "/atrain", &long_training())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let name = queued["operation-location"].as_str().unwrap().to_owned();
+    wait_for_status(app, &name, "running").await;
+    name
+}
+
+/// `GET path`: the status and the JSON body.
+pub async fn get_json(app: &TestApp, path: &str) -> (reqwest::StatusCode, Value) {
+    let response = app.client.get(app.url(path)).send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
