@@ -34,10 +34,11 @@ fn options(
 }
 
 /// What a picture of a stored model looks like for now: the versions (modification time and
-/// length) of its files, with what was asked. Its fingerprint is the picture's `ETag`.
+/// length) of its files, with what was asked and the server's version (another release may
+/// draw differently). Its fingerprint is the picture's `ETag`.
 fn version_tag(state: &AppState, name: &str, what: &str) -> Result<String, ApiError> {
     let weights = state.store.weights_path(name)?;
-    let mut version = format!("{what}:{name}");
+    let mut version = format!("{}:{what}:{name}", env!("CARGO_PKG_VERSION"));
     for path in [weights.clone(), weights.with_extension("json")] {
         if let Ok(metadata) = std::fs::metadata(&path) {
             let modified = metadata
