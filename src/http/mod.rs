@@ -82,11 +82,6 @@ fn api() -> OpenApiRouter<AppState> {
 )]
 struct ApiDoc;
 
-/// The OpenAPI document of the whole API, as `/openapi.json` serves it.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
-}
-
 /// The whole API over `state`, with bodies up to `max_body_bytes`; `/docs` is the
 /// interactive page over `/openapi.json`, and `/` the web page, their assets built into the
 /// binary.
