@@ -34,8 +34,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use error::ApiError;
-pub use state::{AppState, ModelCache};
+use error::ApiError;
+use state::{AppState, ModelCache};
 
 use crate::config::ServeArgs;
 use crate::jobs::JobRegistry;
@@ -85,7 +85,7 @@ struct ApiDoc;
 /// The whole API over `state`, with bodies up to `max_body_bytes`; `/docs` is the
 /// interactive page over `/openapi.json`, and `/` the web page, their assets built into the
 /// binary.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+fn router(state: AppState, max_body_bytes: usize) -> Router {
     let (routes, document) = api().split_for_parts();
     let requests = state.requests.clone();
     routes
