@@ -89,8 +89,9 @@ async fn an_imported_map_is_described_served_replaced_and_deleted() {
     );
     assert_eq!(app.stored(), stored, "a refused import changed nothing");
 
-    // The same shape in the same byte layout, so the file's length does not change: only the
-    // cache's invalidation makes the new map serve at once.
+    // The same shape in the same byte layout, so the file's length does not change; the next
+    // prediction must still come from the new map (the import drops the cached one, and the
+    // cache is keyed on the file's time as well).
     let inverted = weights("npy-edge/f64_c_order_4x6x3.npy").mapv(|w| 1.0 - w);
     let mut bytes = Vec::new();
     inverted.write_npy(&mut bytes).unwrap();

@@ -240,8 +240,7 @@ pub async fn import(
         })?;
         let (rows, cols, dim) = weights.dim();
         state.limits.check(rows, cols, dim)?;
-        let replaced = state.store.exists(&imported)?;
-        let meta = state
+        let imported_model = state
             .store
             .import(&imported, &weights, options.replace)
             .map_err(|err| match err {
@@ -251,7 +250,7 @@ pub async fn import(
                 other => other.into(),
             })?;
         state.models.forget(&imported);
-        Ok::<_, ApiError>((meta, replaced))
+        Ok::<_, ApiError>(imported_model)
     })
     .await??;
     tracing::info!(model = %name, replaced, "model imported");

@@ -14,7 +14,6 @@ use super::models::{blocking, fingerprint};
 use super::name::ModelName;
 use super::state::AppState;
 use crate::render::{self, Picture};
-use crate::storage::StorageError;
 
 #[derive(Deserialize)]
 pub struct PictureOptions {
@@ -33,24 +32,14 @@ fn options(
         })
 }
 
-/// What a picture of a stored model looks like for now: the versions (modification time and
-/// length) of its files, with what was asked and the server's version (another release may
-/// draw differently). Its fingerprint is the picture's `ETag`.
+/// The picture's `ETag`: what was asked, the versions of the model's files, and the
+/// server's version (another release may draw differently).
 fn version_tag(state: &AppState, name: &str, what: &str) -> Result<String, ApiError> {
-    let weights = state.store.weights_path(name)?;
-    let mut version = format!("{}:{what}:{name}", env!("CARGO_PKG_VERSION"));
-    for path in [weights.clone(), weights.with_extension("json")] {
-        if let Ok(metadata) = std::fs::metadata(&path) {
-            let modified = metadata
-                .modified()
-                .ok()
-                .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |since| since.as_nanos());
-            version.push_str(&format!(":{modified}:{}", metadata.len()));
-        } else if path == weights {
-            return Err(StorageError::NotFound(name.to_owned()).into());
-        }
-    }
+    let version = format!(
+        "{}:{what}:{name}:{}",
+        env!("CARGO_PKG_VERSION"),
+        state.store.version(name)?
+    );
     Ok(format!("\"{:016x}\"", fingerprint(version.as_bytes())))
 }
 

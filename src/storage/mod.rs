@@ -337,16 +337,18 @@ impl ModelStore {
     }
 
     /// Stores `weights`, made elsewhere, as the model `name` with a `.json` that knows only
-    /// their shape and when they came. An existing model is replaced only when `replace` is
-    /// set; otherwise it is [`StorageError::AlreadyExists`] and nothing is written.
+    /// their shape and when they came; returns it and whether a model was replaced. An
+    /// existing model is replaced only when `replace` is set; otherwise it is
+    /// [`StorageError::AlreadyExists`] and nothing is written.
     pub fn import(
         &self,
         name: &str,
         weights: &Array3<f64>,
         replace: bool,
-    ) -> Result<ModelMeta, StorageError> {
+    ) -> Result<(ModelMeta, bool), StorageError> {
         let _naming = self.naming.lock().expect("naming lock");
-        if !replace && self.exists(name)? {
+        let existed = self.exists(name)?;
+        if existed && !replace {
             return Err(StorageError::AlreadyExists(name.to_owned()));
         }
         let (rows, cols, dim) = weights.dim();
@@ -360,7 +362,29 @@ impl ModelStore {
         };
         self.save_weights(name, weights)?;
         self.save_meta(&meta)?;
-        Ok(meta)
+        Ok((meta, existed))
+    }
+
+    /// The modification time and length of each of `name`'s files, as text: it changes when
+    /// either file is rewritten, so it keys what is derived from them (a picture's `ETag`).
+    pub fn version(&self, name: &str) -> Result<String, StorageError> {
+        let mut version = String::new();
+        for extension in ["npy", "json"] {
+            let path = self.path(name, extension)?;
+            match fs::metadata(&path) {
+                Ok(metadata) => {
+                    let modified = metadata
+                        .modified()
+                        .ok()
+                        .and_then(|time| time.duration_since(SystemTime::UNIX_EPOCH).ok())
+                        .map_or(0, |since| since.as_nanos());
+                    version.push_str(&format!("{extension}:{modified}:{};", metadata.len()));
+                }
+                Err(_) if extension == "json" => {}
+                Err(_) => return Err(StorageError::NotFound(name.to_owned())),
+            }
+        }
+        Ok(version)
     }
 
     /// Removes the weights and `.json` of `name`. Not found when neither existed.
