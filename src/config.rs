@@ -72,6 +72,45 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, env = "KOHONEN_MAX_BODY_BYTES", default_value_t = 64 << 20)]
     pub max_body_bytes: usize,
+    /// Request body bytes held by all requests at once; past it new bodies get 503 busy.
+    #[arg(long, env = "KOHONEN_MAX_INFLIGHT_BODY_BYTES", default_value_t = 256 << 20)]
+    pub max_inflight_body_bytes: usize,
+    /// Seconds a client has to send a request's headers, counted from when the connection
+    /// waits for them: a new connection, or an idle keep-alive one (it is then closed).
+    #[arg(long, env = "KOHONEN_HEADER_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub header_timeout_seconds: u64,
+    /// Seconds a request body may go without sending anything before the request is 408.
+    #[arg(long, env = "KOHONEN_BODY_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub body_timeout_seconds: u64,
+    /// Seconds a whole request body may take to arrive, however steadily it trickles in.
+    #[arg(long, env = "KOHONEN_BODY_DEADLINE_SECONDS", default_value_t = 300)]
+    pub body_deadline_seconds: u64,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(long, env = "KOHONEN_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Most work of one prediction or picture request: vectors x nodes x dimension.
+    #[arg(
+        long,
+        env = "KOHONEN_MAX_PREDICT_WORK",
+        default_value_t = 10_000_000_000
+    )]
+    pub max_predict_work: u64,
+    /// A web origin (scheme://host[:port]) whose pages may call this server from a browser,
+    /// with CORS; repeat the flag, or separate origins by commas in the variable.
+    #[arg(
+        long = "allowed-origin",
+        env = "KOHONEN_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+    /// The address of a reverse proxy whose X-Forwarded-Host names the host browsers asked
+    /// for; repeat the flag, or separate addresses by commas in the variable.
+    #[arg(
+        long = "trusted-proxy",
+        env = "KOHONEN_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Most nodes (rows x columns) of a map.
     #[arg(long, env = "KOHONEN_MAX_NODES", default_value_t = 1_000_000)]
     pub max_nodes: usize,

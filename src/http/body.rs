@@ -1,77 +1,223 @@
-//! Request bodies: JSON whatever the `Content-Type` says (the Python client sends none), read
-//! field by field so each bad field gets its own code and a message naming it.
+//! Request bodies: read within bounds, then parsed straight into typed structs.
+//!
+//! Memory is bounded twice: one body may not pass `--max-body-bytes` (413), and the bytes held
+//! by all bodies being read or parsed at once may not pass `--max-inflight-body-bytes` (503
+//! `busy` with `Retry-After`). JSON is parsed into the handler's own type (whatever the
+//! `Content-Type` says: the Python client sends none), never into a generic tree; fields the
+//! type does not know are ignored but named in the answer's `warnings`.
 
-use axum::body::Bytes;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
-use ndarray::Array2;
-use serde_json::{Map, Value};
+use http_body_util::BodyExt;
+use serde::de::DeserializeOwned;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::{ApiError, Failure};
-use crate::som::{SomError, data_from_flat, data_from_rows};
 
-/// A JSON object body. Rejections (bad JSON, over the size limit) become our error shape.
-pub struct JsonBody(pub Map<String, Value>);
+/// How much body the server reads: per request and for all requests in flight together.
+#[derive(Debug, Clone)]
+pub struct BodyBudget {
+    pub max_body_bytes: usize,
+    in_flight: Arc<Semaphore>,
+}
 
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
+impl BodyBudget {
+    pub fn new(max_body_bytes: usize, max_in_flight_bytes: usize) -> Self {
+        BodyBudget {
+            max_body_bytes,
+            in_flight: Arc::new(Semaphore::new(
+                max_in_flight_bytes.min(Semaphore::MAX_PERMITS),
+            )),
+        }
+    }
+
+    /// Takes `bytes` more of the shared budget for `held`, or says the server is busy.
+    fn reserve(
+        &self,
+        held: &mut Option<OwnedSemaphorePermit>,
+        bytes: usize,
+    ) -> Result<(), ApiError> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        let count = u32::try_from(bytes).map_err(|_| ApiError::Busy)?;
+        let permit = self
+            .in_flight
+            .clone()
+            .try_acquire_many_owned(count)
+            .map_err(|_| ApiError::Busy)?;
+        match held {
+            Some(held) => held.merge(permit),
+            None => *held = Some(permit),
+        }
+        Ok(())
+    }
+}
+
+/// A request body in memory, with its share of the in-flight budget: dropping it gives the
+/// share back.
+pub struct HeldBody {
+    pub bytes: Bytes,
+    _share: Option<OwnedSemaphorePermit>,
+}
+
+/// Reads the whole body of `request`: 413 `body_too_large` past the limit (before reading
+/// when `Content-Length` says so), 503 `busy` when the bodies in flight would pass theirs, 408
+/// when the client stops sending.
+pub async fn read_body(request: Request) -> Result<HeldBody, ApiError> {
+    let budget = request
+        .extensions()
+        .get::<BodyBudget>()
+        .cloned()
+        .expect("the router puts the body budget in every request");
+    let limit = budget.max_body_bytes;
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(ApiError::BodyTooLarge(limit));
+    }
+    let mut share = None;
+    budget.reserve(&mut share, declared.unwrap_or(0))?;
+    let mut reserved = declared.unwrap_or(0);
+    let mut bytes = Vec::with_capacity(declared.unwrap_or(0));
+    let mut body: Body = request.into_body();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(body_error)?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if bytes.len() + data.len() > limit {
+            return Err(ApiError::BodyTooLarge(limit));
+        }
+        let needed = bytes.len() + data.len();
+        if needed > reserved {
+            budget.reserve(&mut share, needed - reserved)?;
+            reserved = needed;
+        }
+        bytes.extend_from_slice(&data);
+    }
+    Ok(HeldBody {
+        bytes: bytes.into(),
+        _share: share,
+    })
+}
+
+/// Why a body could not be read: the client stopped sending it (the body timeouts), or the
+/// connection broke.
+fn body_error(err: axum::Error) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    while let Some(cause) = source {
+        if cause.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::BodyTimeout;
+        }
+        source = cause.source();
+    }
+    ApiError::InvalidJson(format!("the body could not be read: {err}"))
+}
+
+/// A JSON request body type: the fields it knows (for the warnings about the others) and
+/// whether it asked for `debug_mode`.
+pub trait RequestBody: DeserializeOwned + Send + 'static {
+    /// Every field the type reads, as spelt in JSON.
+    const FIELDS: &'static [&'static str];
+    fn debug_mode(&self) -> bool;
+}
+
+/// A parsed JSON body and the warnings about what it held that was ignored.
+pub struct JsonBody<T> {
+    pub value: T,
+    pub warnings: Vec<String>,
+}
+
+impl<T: RequestBody, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = Failure;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = read_body(request).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        let body = read_body(request).await?;
+        // Parsing a large body is CPU work: off the runtime's threads.
+        let parsed = tokio::task::spawn_blocking(move || parse::<T>(&body.bytes))
+            .await
+            .map_err(|_| Failure::from(ApiError::Internal))??;
+        for warning in &parsed.warnings {
+            tracing::warn!(warning = %warning, "request field ignored");
+        }
+        Ok(parsed)
+    }
+}
+
+/// Parses `bytes` as a `T`, naming ignored fields in warnings.
+fn parse<T: RequestBody>(bytes: &[u8]) -> Result<JsonBody<T>, Failure> {
+    match bytes.iter().find(|byte| !byte.is_ascii_whitespace()) {
+        None => {
             return Err(ApiError::InvalidJson(
                 "the body is empty: send a JSON object, e.g. {\"model_name\": ...}".into(),
             )
             .into());
         }
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => Ok(JsonBody(map)),
-            Ok(_) => Err(ApiError::InvalidJson("the body must be a JSON object".into()).into()),
-            Err(err) => match parse_with_non_finite_numbers_as_zero(&bytes) {
-                Some(repaired) => {
-                    let debug = repaired.get("debug_mode") == Some(&Value::Bool(true));
-                    Err(ApiError::InvalidValue {
-                        code: "non_finite_value",
-                        message: "the body has NaN or Infinity, which a map cannot learn from \
-                                  (and JSON does not allow): send finite numbers; in Python, \
-                                  json.dumps(..., allow_nan=False) finds them"
-                            .into(),
-                    }
-                    .debug(debug))
-                }
-                None => {
-                    Err(ApiError::InvalidJson(format!("the body is not valid JSON: {err}")).into())
-                }
-            },
+        Some(b'{') => {}
+        Some(_) => {
+            return Err(ApiError::InvalidJson("the body must be a JSON object".into()).into());
         }
+    }
+    let mut unknown = Vec::new();
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = serde_ignored::deserialize(&mut deserializer, |path| {
+        if let serde_ignored::Path::Map {
+            parent: serde_ignored::Path::Root,
+            key,
+        } = path
+        {
+            unknown.push(key);
+        }
+    })
+    .and_then(|value: T| deserializer.end().map(|()| value));
+    match parsed {
+        Ok(value) => Ok(JsonBody {
+            value,
+            warnings: unknown
+                .iter()
+                .map(|field| unknown_field_warning(field, T::FIELDS))
+                .collect(),
+        }),
+        Err(err) => match without_non_finite_numbers(bytes) {
+            Some(repaired) => {
+                let debug = serde_json::from_slice::<T>(&repaired).is_ok_and(|v| v.debug_mode());
+                Err(ApiError::InvalidValue {
+                    code: "non_finite_value",
+                    message: "the body has NaN or Infinity, which a map cannot learn from \
+                              (and JSON does not allow): send finite numbers; in Python, \
+                              json.dumps(..., allow_nan=False) finds them"
+                        .into(),
+                }
+                .debug(debug))
+            }
+            None => Err(ApiError::InvalidJson(format!("the body is not valid JSON: {err}")).into()),
+        },
     }
 }
 
-/// The whole body, or 413 `body_too_large` past the limit.
-pub async fn read_body(request: Request) -> Result<Bytes, ApiError> {
-    let limit = request
-        .extensions()
-        .get::<BodyLimit>()
-        .map_or(0, |limit| limit.0);
-    Bytes::from_request(request, &())
-        .await
-        .map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::BodyTooLarge(limit)
-            } else {
-                ApiError::InvalidJson(format!("the body could not be read: {rejection}"))
-            }
-        })
+/// "unknown field 'learningrate' ignored; did you mean 'learning_rate'?"
+fn unknown_field_warning(field: &str, known: &[&str]) -> String {
+    let closest = known
+        .iter()
+        .map(|candidate| (strsim::levenshtein(field, candidate), *candidate))
+        .min();
+    let shown: String = field.chars().take(64).collect();
+    match closest {
+        Some((distance, candidate)) if distance <= 3.max(candidate.len() / 3) => {
+            format!("unknown field '{shown}' ignored; did you mean '{candidate}'?")
+        }
+        _ => format!("unknown field '{shown}' ignored"),
+    }
 }
 
-/// The body size limit, put in the request's extensions so rejections can name it.
-#[derive(Debug, Clone, Copy)]
-pub struct BodyLimit(pub usize);
-
-/// The object `bytes` would be if its bare `NaN` and `Infinity` tokens (as Python's
-/// `json.dumps` writes them) were zeros, when it has some: then the fault is the values, not
-/// the syntax.
-fn parse_with_non_finite_numbers_as_zero(bytes: &[u8]) -> Option<Map<String, Value>> {
+/// `bytes` with its bare `NaN` and `Infinity` tokens (as Python's `json.dumps` writes them)
+/// made zeros, when it has some and is valid JSON then: the fault is the values, not the syntax.
+fn without_non_finite_numbers(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut repaired = Vec::with_capacity(bytes.len());
     let mut found = false;
     let mut in_string = false;
@@ -96,203 +242,24 @@ fn parse_with_non_finite_numbers_as_zero(bytes: &[u8]) -> Option<Map<String, Val
         repaired.push(byte);
         at += 1;
     }
-    match serde_json::from_slice(&repaired) {
-        Ok(Value::Object(map)) if found => Some(map),
-        _ => None,
-    }
+    let valid = found && serde_json::from_slice::<serde::de::IgnoredAny>(&repaired).is_ok();
+    valid.then_some(repaired)
 }
 
-/// Reads the fields of a body object.
-pub struct Fields<'a>(pub &'a Map<String, Value>);
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Fields<'_> {
-    fn present(&self, field: &'static str) -> Option<&Value> {
-        self.0.get(field)
+    #[test]
+    fn a_misspelt_field_is_named_with_the_closest_known_one() {
+        let known = ["training_data", "learning_rate", "grid_shape"];
+        assert_eq!(
+            unknown_field_warning("learningrate", &known),
+            "unknown field 'learningrate' ignored; did you mean 'learning_rate'?"
+        );
+        assert_eq!(
+            unknown_field_warning("colour", &known),
+            "unknown field 'colour' ignored"
+        );
     }
-
-    pub fn required(&self, field: &'static str) -> Result<&Value, ApiError> {
-        match self.present(field) {
-            None => Err(ApiError::MissingField(field)),
-            Some(Value::Null) => Err(ApiError::InvalidType {
-                field,
-                expected: "given, not null",
-            }),
-            Some(value) => Ok(value),
-        }
-    }
-
-    /// A boolean flag, false when absent.
-    pub fn flag(&self, field: &'static str) -> Result<bool, ApiError> {
-        match self.present(field) {
-            None | Some(Value::Null) => Ok(false),
-            Some(Value::Bool(flag)) => Ok(*flag),
-            Some(_) => Err(ApiError::InvalidType {
-                field,
-                expected: "true or false",
-            }),
-        }
-    }
-
-    /// A string.
-    pub fn string(&self, field: &'static str) -> Result<&str, ApiError> {
-        self.required(field)?.as_str().ok_or(ApiError::InvalidType {
-            field,
-            expected: "a string",
-        })
-    }
-
-    /// A number (absent: `None`).
-    pub fn number(&self, field: &'static str) -> Result<Option<f64>, ApiError> {
-        match self.present(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(value) => value.as_f64().map(Some).ok_or(ApiError::InvalidType {
-                field,
-                expected: "a number",
-            }),
-        }
-    }
-
-    /// A whole number written `100` or `100.0` (absent: `None`); a fraction or a negative
-    /// number is a 422 with `code`.
-    pub fn count(
-        &self,
-        field: &'static str,
-        code: &'static str,
-        example: &str,
-    ) -> Result<Option<u64>, ApiError> {
-        match self.number(field)? {
-            None => Ok(None),
-            Some(value) => whole_number(value)
-                .map(Some)
-                .ok_or_else(|| ApiError::InvalidValue {
-                    code,
-                    message: format!("{field} must be a whole number, got {value}; e.g. {example}"),
-                }),
-        }
-    }
-
-    /// `[rows, cols]`, each a whole number.
-    pub fn grid_shape(&self) -> Result<[usize; 2], ApiError> {
-        let value = self.required("grid_shape")?;
-        let bad = || ApiError::InvalidValue {
-            code: "invalid_grid_shape",
-            message: format!(
-                "grid_shape must be two whole numbers >= 1 (rows, columns), got {value}; e.g. [10, 10]"
-            ),
-        };
-        let Value::Array(items) = value else {
-            return Err(bad());
-        };
-        match items.as_slice() {
-            [rows, cols] => {
-                let side = |v: &Value| v.as_f64().and_then(whole_number).filter(|&n| n >= 1);
-                match (side(rows), side(cols)) {
-                    (Some(rows), Some(cols)) => Ok([rows as usize, cols as usize]),
-                    _ => Err(bad()),
-                }
-            }
-            _ => Err(bad()),
-        }
-    }
-
-    /// An `(n, dim)` array from `field`, nested or flat with `shape_field` `[n, dim]`. An
-    /// empty list is `None` (callers decide whether that is allowed).
-    pub fn data(
-        &self,
-        field: &'static str,
-        shape_field: &'static str,
-    ) -> Result<Option<Array2<f64>>, ApiError> {
-        let Value::Array(items) = self.required(field)? else {
-            return Err(ApiError::InvalidType {
-                field,
-                expected: "an array of rows of numbers",
-            });
-        };
-        let shape = self.data_shape(shape_field)?;
-        if items.is_empty() {
-            return match shape {
-                Some([0, _]) | None => Ok(None),
-                Some([rows, cols]) => Err(SomError::ShapeMismatch { rows, cols, len: 0 }.into()),
-            };
-        }
-        let nested = items.iter().all(Value::is_array);
-        let data = if nested {
-            let rows = items
-                .iter()
-                .enumerate()
-                .map(|(r, row)| numbers(row.as_array().expect("checked above"), field, Some(r)))
-                .collect::<Result<Vec<_>, _>>()?;
-            let data = data_from_rows(&rows)?;
-            if let Some([rows, cols]) = shape
-                && [rows, cols] != [data.nrows(), data.ncols()]
-            {
-                return Err(ApiError::InvalidValue {
-                    code: "shape_mismatch",
-                    message: format!(
-                        "{shape_field} says [{rows}, {cols}] but {field} has {} rows of {} values",
-                        data.nrows(),
-                        data.ncols()
-                    ),
-                });
-            }
-            data
-        } else {
-            let flat = numbers(items, field, None)?;
-            let shape = shape.ok_or_else(|| ApiError::InvalidValue {
-                code: "shape_mismatch",
-                message: format!(
-                    "{field} is a flat list: send it as rows ([[...], [...]]) or give {shape_field} [n, dim]"
-                ),
-            })?;
-            data_from_flat(flat, shape)?
-        };
-        Ok(Some(data))
-    }
-
-    fn data_shape(&self, field: &'static str) -> Result<Option<[usize; 2]>, ApiError> {
-        let value = match self.present(field) {
-            None | Some(Value::Null) => return Ok(None),
-            Some(value) => value,
-        };
-        let bad = || ApiError::InvalidValue {
-            code: "shape_mismatch",
-            message: format!(
-                "{field} must be two whole numbers [n, dim], got {value}; e.g. [10, 3]"
-            ),
-        };
-        match value.as_array().map(Vec::as_slice) {
-            Some([n, dim]) => {
-                let count = |v: &Value| v.as_f64().and_then(whole_number);
-                match (count(n), count(dim)) {
-                    (Some(n), Some(dim)) => Ok(Some([n as usize, dim as usize])),
-                    _ => Err(bad()),
-                }
-            }
-            _ => Err(bad()),
-        }
-    }
-}
-
-/// `value` as a whole number `>= 0`, if it is one.
-fn whole_number(value: f64) -> Option<u64> {
-    (value >= 0.0 && value.fract() == 0.0 && value < 2f64.powi(63)).then_some(value as u64)
-}
-
-fn numbers(items: &[Value], field: &'static str, row: Option<usize>) -> Result<Vec<f64>, ApiError> {
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            item.as_f64().ok_or_else(|| {
-                let place = match row {
-                    Some(r) => format!("row {r}, column {i}"),
-                    None => format!("item {i}"),
-                };
-                ApiError::InvalidValue {
-                    code: "invalid_data",
-                    message: format!("{field}: {place} is {item}, not a number"),
-                }
-            })
-        })
-        .collect()
 }

@@ -48,6 +48,14 @@ pub enum ApiError {
     QueueFull,
     #[error("the request body is over the limit of {0} bytes")]
     BodyTooLarge(usize),
+    #[error("the server is reading too many request bodies at once: try again in a second")]
+    Busy,
+    #[error("the request body stopped arriving: send it at once, then wait for the answer")]
+    BodyTimeout,
+    #[error(
+        "requests from the web origin {0:?} are refused: this server answers pages of its own origin, and those its operator allows with --allowed-origin"
+    )]
+    ForbiddenOrigin(String),
     #[error("no such path: {0}")]
     NotFound(String),
     #[error("method {method} is not allowed on {path}")]
@@ -99,6 +107,9 @@ impl ApiError {
             ApiError::Conflict(_) => (S::CONFLICT, "conflict"),
             ApiError::QueueFull => (S::SERVICE_UNAVAILABLE, "queue_full"),
             ApiError::BodyTooLarge(_) => (S::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ApiError::Busy => (S::SERVICE_UNAVAILABLE, "busy"),
+            ApiError::BodyTimeout => (S::REQUEST_TIMEOUT, "body_timeout"),
+            ApiError::ForbiddenOrigin(_) => (S::FORBIDDEN, "forbidden_origin"),
             ApiError::NotFound(_) => (S::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed { .. } => (S::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Internal => (S::INTERNAL_SERVER_ERROR, "internal"),
@@ -127,6 +138,19 @@ fn som_status_and_code(err: &SomError) -> (StatusCode, &'static str) {
         SomError::Cancelled { .. } => return (StatusCode::GONE, "job_cancelled"),
     };
     (StatusCode::UNPROCESSABLE_ENTITY, code)
+}
+
+/// Every error answer: `{"message", "code"}`, plus `exception` with `debug_mode`; a model whose
+/// job has not finished adds the job's status fields.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorOut {
+    /// What was wrong and how to fix it.
+    pub message: String,
+    /// The error code of SPEC §4, e.g. `invalid_grid_shape`.
+    pub code: String,
+    /// With `debug_mode`: the error's chain of causes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception: Option<String>,
 }
 
 /// An [`ApiError`] and whether to explain it (`debug_mode`): what handlers return.
@@ -163,7 +187,19 @@ impl IntoResponse for Failure {
             ApiError::Storage(StorageError::Io { .. }) => ApiError::Internal.to_string(),
             other => other.to_string(),
         };
-        let mut body = json!({"message": message, "code": code});
+        let exception = self.debug.then(|| {
+            if internal {
+                message.clone()
+            } else {
+                cause_chain(&error)
+            }
+        });
+        let answer = ErrorOut {
+            message,
+            code: code.to_owned(),
+            exception,
+        };
+        let mut body = json!(answer);
         if let ApiError::ModelPending { status, detail, .. } = &error {
             body["status"] = json!(status);
             if let Some(fields) = detail.as_object() {
@@ -172,18 +208,16 @@ impl IntoResponse for Failure {
                 }
             }
         }
-        if self.debug {
-            body["exception"] = json!(if internal {
-                message
-            } else {
-                cause_chain(&error)
-            });
-        }
         let mut response = (status, axum::Json(body)).into_response();
-        if code == "queue_full" {
+        let retry_after = match code {
+            "queue_full" => Some("5"),
+            "busy" => Some("1"),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
         }
         response
     }

@@ -9,24 +9,28 @@ mod jobs;
 mod metrics;
 mod models;
 mod name;
+mod origin;
 mod pictures;
 mod predict;
+mod server;
 mod state;
 mod train;
 mod web;
+mod wire;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::Request;
 use axum::http::Method;
 use axum::middleware::{self, Next};
 
 use tokio::net::TcpListener;
 use tower::Layer;
 use tower::util::MapRequestLayer;
+use tower_http::timeout::{RequestBodyDeadlineLayer, RequestBodyTimeoutLayer};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi;
@@ -42,7 +46,7 @@ use crate::jobs::JobRegistry;
 use crate::som::SizeLimits;
 use crate::storage::ModelStore;
 
-use body::BodyLimit;
+use body::BodyBudget;
 use error::Failure;
 
 /// The API's routes and their OpenAPI description, from the same handlers: `routes!` takes
@@ -82,24 +86,47 @@ fn api() -> OpenApiRouter<AppState> {
 )]
 struct ApiDoc;
 
-/// The whole API over `state`, with bodies up to `max_body_bytes`; `/docs` is the
-/// interactive page over `/openapi.json`, and `/` the web page, their assets built into the
-/// binary.
-fn router(state: AppState, max_body_bytes: usize) -> Router {
+/// What the router enforces besides the routes.
+struct RouterSettings {
+    body: BodyBudget,
+    body_timeout: Duration,
+    body_deadline: Duration,
+    origins: origin::OriginPolicy,
+}
+
+/// The whole API over `state`; `/docs` is the interactive page over `/openapi.json`, and `/`
+/// the web page, their assets built into the binary.
+fn router(state: AppState, settings: RouterSettings) -> Router {
     let (routes, document) = api().split_for_parts();
     let requests = state.requests.clone();
+    let body = settings.body;
+    let origins = settings.origins;
     routes
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
+        .merge(
+            SwaggerUi::new("/docs")
+                .url("/openapi.json", document)
+                .config(
+                    // The validator badge loads an image from outside whenever the host is not
+                    // localhost: the page must load nothing from elsewhere.
+                    utoipa_swagger_ui::Config::default().validator_url("none"),
+                ),
+        )
         .merge(web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(
             move |mut request: Request, next: Next| {
-                request.extensions_mut().insert(BodyLimit(max_body_bytes));
+                request.extensions_mut().insert(body.clone());
                 next.run(request)
             },
         ))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(RequestBodyTimeoutLayer::new(settings.body_timeout))
+        .layer(RequestBodyDeadlineLayer::new(settings.body_deadline))
+        .layer(origins.cors())
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            origin::check(origins.clone(), request, next)
+        }))
+        .layer(middleware::from_fn(origin::security_headers))
         .layer(middleware::from_fn_with_state(
             requests,
             metrics::count_requests,
@@ -170,18 +197,28 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
             max_nodes: args.max_nodes,
             max_weights: args.max_weights,
         },
+        max_predict_work: args.max_predict_work,
     };
-    let app = MapRequestLayer::new(trim_trailing_slash).layer(router(state, args.max_body_bytes));
+    let settings = RouterSettings {
+        body: BodyBudget::new(args.max_body_bytes, args.max_inflight_body_bytes),
+        body_timeout: Duration::from_secs(args.body_timeout_seconds),
+        body_deadline: Duration::from_secs(args.body_deadline_seconds),
+        origins: origin::OriginPolicy::new(&args.allowed_origins, &args.trusted_proxies),
+    };
+    let app = Router::new()
+        .fallback_service(MapRequestLayer::new(trim_trailing_slash).layer(router(state, settings)));
+    let open_files = server::raise_open_files_limit();
+    let limits = server::ConnectionLimits {
+        header_timeout: Duration::from_secs(args.header_timeout_seconds),
+        max_connections: args.max_connections,
+    };
+    tracing::debug!(open_files, ?limits, "connection limits");
     let listener = TcpListener::bind(SocketAddr::new(args.host, args.port)).await?;
     let local = listener.local_addr()?;
     let grace = Duration::from_secs(args.shutdown_grace_seconds);
     let (stopping, mut stopped) = tokio::sync::watch::channel(false);
     let server = async move {
-        let serving = axum::serve(
-            listener,
-            axum::ServiceExt::<Request>::into_make_service(app),
-        )
-        .with_graceful_shutdown(async move {
+        let serving = server::serve(listener, app, limits, async move {
             shutdown.await;
             let _ = stopping.send(true);
         });
@@ -189,15 +226,14 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
             let _ = stopped.wait_for(|&stop| stop).await;
             tokio::time::sleep(grace).await;
         };
-        let result = tokio::select! {
-            result = serving => result,
+        tokio::select! {
+            () = serving => {}
             () = deadline => {
                 tracing::warn!("the grace period ended with requests still in flight");
-                Ok(())
             }
         };
         jobs.interrupt_all("interrupted by shutdown");
-        result
+        Ok(())
     };
     Ok((local, server))
 }

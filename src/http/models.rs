@@ -213,8 +213,8 @@ pub async fn import(
         field: "replace",
         expected: "true or false",
     })?;
-    let bytes = read_body(request).await?;
-    if bytes.is_empty() {
+    let body = read_body(request).await?;
+    if body.bytes.is_empty() {
         return Err(ApiError::InvalidValue {
             code: "invalid_data",
             message: "the body is empty: send the bytes of a .npy file of weights (rows, cols, \
@@ -232,7 +232,7 @@ pub async fn import(
     }
     let imported = name.clone();
     let (meta, replaced) = blocking(move || {
-        let weights = weights_from_npy(&bytes).map_err(|reason| ApiError::InvalidValue {
+        let weights = weights_from_npy(&body.bytes).map_err(|reason| ApiError::InvalidValue {
             code: "invalid_data",
             message: format!(
                 "the body is not a usable .npy of weights (rows, cols, dim): {reason}"

@@ -6,12 +6,12 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
-use super::body::{Fields, JsonBody};
+use super::body::{JsonBody, RequestBody};
 use super::error::{ApiError, Failure};
 use super::models::{blocking, fingerprint};
 use super::name::ModelName;
+use super::predict::{VectorsIn, predict_abandonable};
 use super::state::AppState;
 use crate::render::{self, Picture};
 
@@ -185,36 +185,32 @@ async fn post_picture(
     state: AppState,
     name: String,
     scale: Option<usize>,
-    body: Map<String, Value>,
+    JsonBody { value, warnings }: JsonBody<VectorsIn>,
     overlay: Overlay,
 ) -> Result<Response, Failure> {
-    let fields = Fields(&body);
-    let debug = fields.flag("debug_mode").unwrap_or(false);
-    let data = fields
-        .data("test_data", "test_data_shape")
-        .map_err(|err| err.debug(debug))?
-        .ok_or_else(|| {
-            ApiError::InvalidValue {
-                code: "invalid_data",
-                message: "test_data is empty: send the vectors to draw".into(),
-            }
-            .debug(debug)
-        })?;
+    let debug = value.debug_mode();
+    let data = value.into_vectors().map_err(|err| err.debug(debug))?;
+    let (map, best) = predict_abandonable(&state, &name, data.clone())
+        .await
+        .map_err(|err| err.debug(debug))?;
     let picture = blocking(move || {
-        let map = state.models.get(&state.store, &name)?;
-        let best = map.predict(data.view())?;
         let weights = map.to_weights();
-        let picture = match overlay {
-            Overlay::Hits => render::hits_png(weights.view(), &best, scale)?,
+        match overlay {
+            Overlay::Hits => render::hits_png(weights.view(), &best, scale),
             Overlay::Predictions => {
-                render::predictions_png(weights.view(), data.view(), &best, scale)?
+                render::predictions_png(weights.view(), data.view(), &best, scale)
             }
-        };
-        Ok::<_, ApiError>(picture)
+        }
     })
     .await?
-    .map_err(|err| err.debug(debug))?;
-    Ok(png_response(&picture, None))
+    .map_err(|err| ApiError::from(err).debug(debug))?;
+    let mut response = png_response(&picture, None);
+    if let Ok(value) = HeaderValue::from_str(&warnings.join("; "))
+        && !warnings.is_empty()
+    {
+        response.headers_mut().insert("x-warnings", value);
+    }
+    Ok(response)
 }
 
 #[utoipa::path(post, path = "/models/{name}/hits.png", tag = "pictures",
@@ -226,7 +222,7 @@ pub async fn hits(
     State(state): State<AppState>,
     ModelName(name): ModelName,
     query: Result<Query<PictureOptions>, QueryRejection>,
-    JsonBody(body): JsonBody,
+    body: JsonBody<VectorsIn>,
 ) -> Result<Response, Failure> {
     post_picture(state, name, options(query)?, body, Overlay::Hits).await
 }
@@ -240,7 +236,7 @@ pub async fn predictions(
     State(state): State<AppState>,
     ModelName(name): ModelName,
     query: Result<Query<PictureOptions>, QueryRejection>,
-    JsonBody(body): JsonBody,
+    body: JsonBody<VectorsIn>,
 ) -> Result<Response, Failure> {
     post_picture(state, name, options(query)?, body, Overlay::Predictions).await
 }

@@ -1,61 +1,218 @@
-//! `GET /predict` (with a JSON body, as the Python client sends it) and `POST /predict`.
+//! `GET /predict` (with a JSON body, as the Python client sends it) and `POST /predict`, and
+//! the bounded, abandonable search they share with the pictures of vectors.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::body::{Fields, JsonBody};
-use super::error::{ApiError, Failure};
+use super::body::{JsonBody, RequestBody};
+use super::error::{ApiError, ErrorOut, Failure};
 use super::models::blocking;
 use super::state::AppState;
+use super::wire::{Loose, Samples, present};
+use crate::som::Codebook;
 use crate::storage::validate_name;
+
+/// The body of `/predict`.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"model_name": "10X10_100N", "test_data": [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]}))]
+pub struct PredictIn {
+    /// The model's name.
+    #[schema(required, value_type = String, pattern = r"^[A-Za-z0-9_\-][A-Za-z0-9._\-]{0,199}$", min_length = 1, max_length = 200)]
+    model_name: Option<Loose>,
+    /// The vectors: nested `n x D`, or flat with `test_data_shape`; an empty list gives `[]`.
+    #[serde(default)]
+    #[schema(required, schema_with = super::wire::samples_schema)]
+    test_data: Samples,
+    /// `[n, D]`: the shape of a flat `test_data`.
+    #[schema(value_type = Option<[u64; 2]>)]
+    test_data_shape: Option<Loose>,
+    #[schema(value_type = Option<bool>, default = false)]
+    debug_mode: Option<Loose>,
+}
+
+impl RequestBody for PredictIn {
+    const FIELDS: &'static [&'static str] =
+        &["model_name", "test_data", "test_data_shape", "debug_mode"];
+    fn debug_mode(&self) -> bool {
+        Loose::flag("debug_mode", &self.debug_mode).unwrap_or(false)
+    }
+}
+
+/// The vectors of a picture request (`hits.png`, `predictions.png`).
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"test_data": [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]}))]
+pub struct VectorsIn {
+    /// The vectors: nested `n x D`, or flat with `test_data_shape`.
+    #[serde(default)]
+    #[schema(required, schema_with = super::wire::samples_schema)]
+    test_data: Samples,
+    #[schema(value_type = Option<[u64; 2]>)]
+    test_data_shape: Option<Loose>,
+    #[schema(value_type = Option<bool>, default = false)]
+    debug_mode: Option<Loose>,
+}
+
+impl RequestBody for VectorsIn {
+    const FIELDS: &'static [&'static str] = &["test_data", "test_data_shape", "debug_mode"];
+    fn debug_mode(&self) -> bool {
+        Loose::flag("debug_mode", &self.debug_mode).unwrap_or(false)
+    }
+}
+
+impl VectorsIn {
+    /// The vectors, at least one.
+    pub fn into_vectors(self) -> Result<Array2<f64>, ApiError> {
+        self.test_data
+            .into_array("test_data", "test_data_shape", &self.test_data_shape)?
+            .ok_or_else(|| ApiError::InvalidValue {
+                code: "invalid_data",
+                message: "test_data is empty: send the vectors to draw".into(),
+            })
+    }
+}
+
+/// The answer of `/predict`.
+#[derive(Serialize, ToSchema)]
+pub struct PredictOut {
+    /// The model's name.
+    #[serde(rename = "operation-location")]
+    operation_location: String,
+    /// `[row, col]` of each vector's best-matching node, in the order of the vectors.
+    predictions: Vec<[usize; 2]>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
+}
 
 #[utoipa::path(get, operation_id = "predict_with_get", path = "/predict", tag = "models",
     description = "POST /predict as a GET with a JSON body, which is what the Python client sends. A browser (and this page) cannot send a GET with a body: use POST /predict here, with the same body and the same answer.",
-    request_body(content = Object, description = "model_name and test_data (nested n x D, or flat with test_data_shape); an empty list gives []", example = json!({"model_name": "10X10_100N", "test_data": [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]})),
+    request_body(content = PredictIn, content_type = "application/json"),
     responses(
-        (status = 200, description = "Predictions, in the order of the vectors", body = Object, example = json!({"operation-location": "10X10_100N", "predictions": [[0, 9], [9, 2]]})),
-        (status = 400, description = "The body is not JSON", body = Object, example = json!({"message": "the body is not valid JSON: expected value at line 1 column 1", "code": "invalid_json"})), (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})), (status = 404, description = "No such model", body = Object, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "The vectors' dimension differs from the map's, or the data is invalid", body = Object, example = json!({"message": "the vectors have 2 components but the map's nodes have 3", "code": "dimension_mismatch"})),
+        (status = 200, description = "Predictions, in the order of the vectors", body = PredictOut, example = json!({"operation-location": "10X10_100N", "predictions": [[0, 9], [9, 2]]})),
+        (status = 400, description = "The body is not JSON, or the name breaks the naming rule", body = ErrorOut, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.' and not ending in .npy", "code": "invalid_name"})),
+        (status = 403, description = "A browser request from another origin", body = ErrorOut),
+        (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})),
+        (status = 408, description = "The body stopped arriving", body = ErrorOut),
+        (status = 413, description = "The body is over the limit", body = ErrorOut),
+        (status = 422, description = "The vectors' dimension differs from the map's, the data is invalid, or the work is over the limit", body = ErrorOut, example = json!({"message": "the vectors have 2 components but the map's nodes have 3", "code": "dimension_mismatch"})),
+        (status = 503, description = "Too many bodies are being read (see Retry-After)", body = ErrorOut),
     ))]
 pub async fn predict_with_get(
     state: State<AppState>,
-    body: JsonBody,
-) -> Result<Json<Value>, Failure> {
+    body: JsonBody<PredictIn>,
+) -> Result<Json<PredictOut>, Failure> {
     predict(state, body).await
 }
 
 #[utoipa::path(post, path = "/predict", tag = "models",
-    description = "The best-matching node [row, col] of every vector. This is the form to use from this page; GET /predict takes the same body.",
-    request_body(content = Object, description = "model_name and test_data (nested n x D, or flat with test_data_shape); an empty list gives []", example = json!({"model_name": "10X10_100N", "test_data": [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]})),
+    description = "The best-matching node [row, col] of every vector. This is the form to use from this page; GET /predict takes the same body. The work (vectors x nodes x D) is limited by --max-predict-work, and stops when the client goes away.",
+    request_body(content = PredictIn, content_type = "application/json"),
     responses(
-        (status = 200, description = "Predictions, in the order of the vectors", body = Object, example = json!({"operation-location": "10X10_100N", "predictions": [[0, 9], [9, 2]]})),
-        (status = 400, description = "The body is not JSON", body = Object, example = json!({"message": "the body is not valid JSON: expected value at line 1 column 1", "code": "invalid_json"})), (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})), (status = 404, description = "No such model", body = Object, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "The vectors' dimension differs from the map's, or the data is invalid", body = Object, example = json!({"message": "the vectors have 2 components but the map's nodes have 3", "code": "dimension_mismatch"})),
+        (status = 200, description = "Predictions, in the order of the vectors", body = PredictOut, example = json!({"operation-location": "10X10_100N", "predictions": [[0, 9], [9, 2]]})),
+        (status = 400, description = "The body is not JSON, or the name breaks the naming rule", body = ErrorOut, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.' and not ending in .npy", "code": "invalid_name"})),
+        (status = 403, description = "A browser request from another origin", body = ErrorOut),
+        (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})),
+        (status = 408, description = "The body stopped arriving", body = ErrorOut),
+        (status = 413, description = "The body is over the limit", body = ErrorOut),
+        (status = 422, description = "The vectors' dimension differs from the map's, the data is invalid, or the work is over the limit", body = ErrorOut, example = json!({"message": "the vectors have 2 components but the map's nodes have 3", "code": "dimension_mismatch"})),
+        (status = 503, description = "Too many bodies are being read (see Retry-After)", body = ErrorOut),
     ))]
 pub async fn predict(
     State(state): State<AppState>,
-    body: JsonBody,
-) -> Result<Json<Value>, Failure> {
-    let fields = Fields(&body.0);
-    let debug = fields.flag("debug_mode").unwrap_or(false);
+    JsonBody { value, warnings }: JsonBody<PredictIn>,
+) -> Result<Json<PredictOut>, Failure> {
+    let debug = value.debug_mode();
     let parsed = (|| {
-        let name = fields.string("model_name")?.to_owned();
+        let name = match present("model_name", &value.model_name)? {
+            Loose::Text(name) => name.clone(),
+            _ => {
+                return Err(ApiError::InvalidType {
+                    field: "model_name",
+                    expected: "a string",
+                });
+            }
+        };
         validate_name(&name)?;
-        let data = fields.data("test_data", "test_data_shape")?;
+        let data =
+            value
+                .test_data
+                .into_array("test_data", "test_data_shape", &value.test_data_shape)?;
         Ok::<_, ApiError>((name, data))
     })();
     let (name, data) = parsed.map_err(|err| err.debug(debug))?;
-    let predictions = blocking(move || {
+    let predictions = match data {
+        Some(data) => {
+            predict_abandonable(&state, &name, data)
+                .await
+                .map_err(|err| err.debug(debug))?
+                .1
+        }
+        None => {
+            // Nothing to place; the model must still exist.
+            let lookup = (state.clone(), name.clone());
+            blocking(move || lookup.0.models.get(&lookup.0.store, &lookup.1))
+                .await?
+                .map_err(|err| ApiError::from(err).debug(debug))?;
+            Vec::new()
+        }
+    };
+    Ok(Json(PredictOut {
+        operation_location: name,
+        predictions,
+        warnings,
+    }))
+}
+
+/// The map `name` and the best-matching node of every vector of `data`, searched off the
+/// runtime after checking the work against `--max-predict-work`, and abandoned when the
+/// request is (the client went away).
+pub async fn predict_abandonable(
+    state: &AppState,
+    name: &str,
+    data: Array2<f64>,
+) -> Result<(Arc<Codebook>, Vec<[usize; 2]>), ApiError> {
+    let stop = StopOnDrop::default();
+    let flag = stop.0.clone();
+    let (state, name) = (state.clone(), name.to_owned());
+    let limit = state.max_predict_work;
+    let searched = blocking(move || {
         let map = state.models.get(&state.store, &name)?;
-        let predictions = match data {
-            Some(data) => map.predict(data.view())?,
-            None => Vec::new(),
-        };
-        Ok::<_, ApiError>((name, predictions))
+        let work = (data.nrows() as u64)
+            .saturating_mul(map.nodes() as u64)
+            .saturating_mul(map.dim() as u64);
+        if work > limit {
+            return Err(ApiError::InvalidValue {
+                code: "too_large",
+                message: format!(
+                    "{} vectors on a map of {} nodes of dimension {} are {work} distance terms, over the limit of {limit} (--max-predict-work): send fewer vectors at a time",
+                    data.nrows(),
+                    map.nodes(),
+                    map.dim()
+                ),
+            });
+        }
+        let found = map.predict_unless(data.view(), &flag)?;
+        Ok(found.map(|found| (map, found)))
     })
-    .await?
-    .map_err(|err| err.debug(debug))?;
-    Ok(Json(json!({
-        "operation-location": predictions.0,
-        "predictions": predictions.1,
-    })))
+    .await
+    .map_err(|_| ApiError::Internal)??;
+    drop(stop);
+    // `None` only when the flag was set, which only the request's own end does.
+    searched.ok_or(ApiError::Internal)
+}
+
+/// Sets its flag when dropped: a handler's future is dropped when its client goes away, and
+/// the blocking work it started sees the flag and stops.
+#[derive(Default)]
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }

@@ -18,6 +18,8 @@ pub struct AppState {
     pub models: ModelCache,
     pub limits: SizeLimits,
     pub requests: RequestCounts,
+    /// Most vectors x nodes x dimension one prediction or picture may search.
+    pub max_predict_work: u64,
 }
 
 /// Loaded maps by name, so a prediction does not read the file again. An entry is used only

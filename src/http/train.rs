@@ -3,44 +3,142 @@
 use axum::Json;
 use axum::extract::State;
 use jiff::Timestamp;
-use serde_json::{Value, json};
+use serde::Deserialize;
+use utoipa::ToSchema;
 
-use super::body::{Fields, JsonBody};
-use super::error::{ApiError, Failure};
+use super::body::{JsonBody, RequestBody};
+use super::error::{ApiError, ErrorOut, Failure};
 use super::state::AppState;
+use super::wire::{Loose, Samples, grid_shape, present};
 use crate::jobs::Job;
-use crate::som::{SomParams, check_seed, random_seed};
+use crate::som::{SomError, SomParams, check_seed, random_seed};
 use crate::training::{Init, TrainingJob};
 
+/// Most presentations (iterations x samples) a `verbose` answer lists one by one.
+pub const MAX_VERBOSE_PRESENTATIONS: u64 = 1_000_000;
+
+/// The body of `/train` and `/atrain` (SPEC §4 `TrainRequest`).
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"training_data": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [0.5, 0.5, 0.5]], "grid_shape": [10, 10], "max_iterations": 100, "learning_rate": 0.1, "seed": 7}))]
+pub struct TrainIn {
+    /// The samples: nested `n x D` rows of equal length, or a flat list with
+    /// `training_data_shape`.
+    #[serde(default)]
+    #[schema(required, schema_with = super::wire::samples_schema)]
+    training_data: Samples,
+    /// `[n, D]`: the shape of a flat `training_data` (must agree with nested rows).
+    #[schema(value_type = Option<[u64; 2]>)]
+    training_data_shape: Option<Loose>,
+    /// `[rows, columns]` of the map.
+    #[schema(required, value_type = [u64; 2], min_items = 2, max_items = 2)]
+    grid_shape: Option<Loose>,
+    /// Iterations; each presents every sample once.
+    #[schema(required, value_type = u64, minimum = 1, maximum = 1_000_000)]
+    max_iterations: Option<Loose>,
+    /// Initial learning rate, `0 < rate <= 1`.
+    #[schema(value_type = Option<f64>, exclusive_minimum = 0, maximum = 1, default = 0.1)]
+    learning_rate: Option<Loose>,
+    /// Seed of the initial weights, `0 <= seed < 2^53`; drawn at random when absent.
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 9_007_199_254_740_991_u64)]
+    seed: Option<Loose>,
+    /// Also answer every presentation's best-matching node, radius and learning rate.
+    #[schema(value_type = Option<bool>, default = false)]
+    verbose: Option<Loose>,
+    /// Errors carry their chain of causes in `exception`.
+    #[schema(value_type = Option<bool>, default = false)]
+    debug_mode: Option<Loose>,
+    /// Accepted and ignored (the Python client sends them; parallelism is automatic). Read
+    /// only by serde, so that they are not named as unknown fields.
+    #[allow(dead_code)]
+    #[serde(rename = "pp_FIND_BMU")]
+    #[schema(value_type = Option<Object>)]
+    pp_find_bmu: Option<Loose>,
+    #[allow(dead_code)]
+    #[serde(rename = "pp_INF_BMU_W")]
+    #[schema(value_type = Option<Object>)]
+    pp_inf_bmu_w: Option<Loose>,
+    #[allow(dead_code)]
+    #[serde(rename = "pp_INF_BMU_POS")]
+    #[schema(value_type = Option<Object>)]
+    pp_inf_bmu_pos: Option<Loose>,
+}
+
+impl RequestBody for TrainIn {
+    const FIELDS: &'static [&'static str] = &[
+        "training_data",
+        "training_data_shape",
+        "grid_shape",
+        "max_iterations",
+        "learning_rate",
+        "seed",
+        "verbose",
+        "debug_mode",
+        "pp_FIND_BMU",
+        "pp_INF_BMU_W",
+        "pp_INF_BMU_POS",
+    ];
+    fn debug_mode(&self) -> bool {
+        Loose::flag("debug_mode", &self.debug_mode).unwrap_or(false)
+    }
+}
+
 /// A validated training request.
-struct TrainIn {
+struct TrainRequest {
     job: TrainingJob,
     verbose: bool,
     debug: bool,
+    warnings: Vec<String>,
 }
 
-fn parse(body: &JsonBody, state: &AppState) -> Result<TrainIn, Failure> {
-    let fields = Fields(&body.0);
-    let debug = fields.flag("debug_mode").unwrap_or(false);
+fn parse(body: JsonBody<TrainIn>, state: &AppState) -> Result<TrainRequest, Failure> {
+    let JsonBody {
+        value: body,
+        warnings,
+    } = body;
+    let debug = body.debug_mode();
     let parsed = (|| {
-        let verbose = fields.flag("verbose")?;
-        let [rows, cols] = fields.grid_shape()?;
-        let iterations = fields
-            .count("max_iterations", "invalid_iterations", "100")?
-            .ok_or(ApiError::MissingField("max_iterations"))?;
-        let learning_rate = fields.number("learning_rate")?.unwrap_or(0.1);
-        let seed = match fields.count("seed", "invalid_seed", "42")? {
+        let verbose = Loose::flag("verbose", &body.verbose)?;
+        let [rows, cols] = grid_shape(&body.grid_shape)?;
+        present("max_iterations", &body.max_iterations)?;
+        let iterations = Loose::count(
+            "max_iterations",
+            &body.max_iterations,
+            "invalid_iterations",
+            "100",
+        )?
+        .ok_or(ApiError::MissingField("max_iterations"))?;
+        let learning_rate = Loose::number("learning_rate", &body.learning_rate)?.unwrap_or(0.1);
+        let seed = match Loose::count("seed", &body.seed, "invalid_seed", "42")? {
             Some(seed) => check_seed(seed)?,
             None => random_seed(),
         };
-        let data = fields
-            .data("training_data", "training_data_shape")?
-            .ok_or(crate::som::SomError::NoSamples)?;
-        let params = SomParams::new(rows, cols, iterations as usize)
-            .learning_rate(learning_rate)
-            .limits(state.limits)
-            .check(data.ncols())?;
-        Ok::<_, ApiError>(TrainIn {
+        let data = body
+            .training_data
+            .into_array(
+                "training_data",
+                "training_data_shape",
+                &body.training_data_shape,
+            )?
+            .ok_or(SomError::NoSamples)?;
+        let params = SomParams::new(
+            rows,
+            cols,
+            usize::try_from(iterations).unwrap_or(usize::MAX),
+        )
+        .learning_rate(learning_rate)
+        .limits(state.limits)
+        .check(data.ncols())?;
+        let presentations = iterations.saturating_mul(data.nrows() as u64);
+        if verbose && presentations > MAX_VERBOSE_PRESENTATIONS {
+            return Err(ApiError::InvalidValue {
+                code: "too_large",
+                message: format!(
+                    "a verbose answer lists every presentation, and {iterations} iterations of {} samples are {presentations}, over the limit of {MAX_VERBOSE_PRESENTATIONS}: drop verbose or train on less",
+                    data.nrows()
+                ),
+            });
+        }
+        Ok::<_, ApiError>(TrainRequest {
             job: TrainingJob {
                 params,
                 init: Init::Seed(seed),
@@ -49,28 +147,87 @@ fn parse(body: &JsonBody, state: &AppState) -> Result<TrainIn, Failure> {
             },
             verbose,
             debug,
+            warnings,
         })
     })();
     parsed.map_err(|err| err.debug(debug))
 }
 
-fn submit(state: &AppState, request: &TrainIn) -> Result<std::sync::Arc<Job>, Failure> {
+fn submit(state: &AppState, job: TrainingJob, debug: bool) -> Result<std::sync::Arc<Job>, Failure> {
     state
         .jobs
-        .submit(request.job.clone(), Timestamp::now())
-        .map_err(|err| ApiError::from(err).debug(request.debug))
+        .submit(job, Timestamp::now())
+        .map_err(|err| ApiError::from(err).debug(debug))
+}
+
+/// The answer of a finished `/train`.
+#[derive(serde::Serialize, ToSchema)]
+pub struct TrainOut {
+    /// "Model training has finished and time taken is S seconds."
+    message: String,
+    /// The model's name.
+    #[serde(rename = "operation-location")]
+    operation_location: String,
+    seed: Option<u64>,
+    training_seconds: f64,
+    quantization_error: Option<f64>,
+    topographic_error: Option<f64>,
+    /// With `verbose`: the best-matching node `[row, col]` of every training sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    predictions: Option<Vec<[usize; 2]>>,
+    /// With `verbose`: the learning rate of every iteration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    learning_rates: Option<Vec<f64>>,
+    /// With `verbose`: the neighbourhood radius of every iteration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    neigh_radii: Option<Vec<f64>>,
+    /// With `verbose`: the best-matching node of every presentation, in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bmu_indicies: Option<Vec<[usize; 2]>>,
+    /// Fields of the request that were ignored, e.g. misspelt ones.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
+}
+
+/// The answer of `/atrain`.
+#[derive(serde::Serialize, ToSchema)]
+pub struct AtrainOut {
+    /// The model's (and the job's) name.
+    #[serde(rename = "operation-location")]
+    operation_location: String,
+    /// Always "queued".
+    status: &'static str,
+    /// Where to follow the job: `/jobs/NAME`.
+    job: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }
 
 #[utoipa::path(post, path = "/train", tag = "training",
-    description = "Trains a map and answers when it is saved. A /train is a job like any other: it shows at /jobs/NAME, and finishes even if the client goes away.",
-    request_body(content = Object, description = "Training data, nested n x D (or flat with training_data_shape [n, D]), grid_shape [x, y] and max_iterations; learning_rate (0 < lr <= 1, default 0.1), seed, verbose and debug_mode are optional. Any Content-Type is accepted.", example = json!({"training_data": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [0.5, 0.5, 0.5]], "grid_shape": [10, 10], "max_iterations": 100, "learning_rate": 0.1, "seed": 7})),
+    description = "Trains a map and answers when it is saved. A /train is a job like any other: it shows at /jobs/NAME, and finishes even if the client goes away. Any Content-Type is accepted; fields it does not know are ignored and named in warnings.",
+    request_body(content = TrainIn, content_type = "application/json"),
     responses(
-        (status = 200, description = "The map is trained and saved", body = Object, example = json!({"message": "Model training has finished and time taken is 0.0003 seconds.", "operation-location": "27-11-2026_10h50m44sT_10X10_100N_0.1LR", "seed": 7, "training_seconds": 0.0003, "quantization_error": 0.0009, "topographic_error": 0.0})),
-        (status = 400, description = "The body is not JSON", body = Object, example = json!({"message": "the body is not valid JSON: expected value at line 1 column 1", "code": "invalid_json"})), (status = 422, description = "A field is missing, of the wrong type or invalid (the code names it)", body = Object, example = json!({"message": "grid_shape must be two whole numbers >= 1, e.g. [10, 10]", "code": "invalid_grid_shape"})), (status = 413, description = "The body is over the limit", body = Object, example = json!({"message": "the request body is over the limit of 67108864 bytes", "code": "body_too_large"})), (status = 503, description = "Too many jobs are waiting (see Retry-After)", body = Object, example = json!({"message": "the job queue is full: try again in a few seconds", "code": "queue_full"})),
+        (status = 200, description = "The map is trained and saved", body = TrainOut, example = json!({"message": "Model training has finished and time taken is 0.0003 seconds.", "operation-location": "27-11-2026_10h50m44sT_10X10_100N_0.1LR", "seed": 7, "training_seconds": 0.0003, "quantization_error": 0.0009, "topographic_error": 0.0})),
+        (status = 400, description = "The body is not JSON", body = ErrorOut, example = json!({"message": "the body is not valid JSON: expected value at line 1 column 1", "code": "invalid_json"})),
+        (status = 403, description = "A browser request from another origin", body = ErrorOut),
+        (status = 408, description = "The body stopped arriving", body = ErrorOut),
+        (status = 410, description = "The job was cancelled while the request waited", body = ErrorOut),
+        (status = 413, description = "The body is over the limit", body = ErrorOut, example = json!({"message": "the request body is over the limit of 67108864 bytes", "code": "body_too_large"})),
+        (status = 422, description = "A field is missing, of the wrong type or invalid (the code names it)", body = ErrorOut, example = json!({"message": "grid_shape must be two whole numbers >= 1, e.g. [10, 10]", "code": "invalid_grid_shape"})),
+        (status = 500, description = "The training failed", body = ErrorOut),
+        (status = 503, description = "Too many jobs are waiting, or too many bodies are being read (see Retry-After)", body = ErrorOut, example = json!({"message": "the job queue is full: try again in a few seconds", "code": "queue_full"})),
     ))]
-pub async fn train(State(state): State<AppState>, body: JsonBody) -> Result<Json<Value>, Failure> {
-    let request = parse(&body, &state)?;
-    let job = submit(&state, &request)?;
+pub async fn train(
+    State(state): State<AppState>,
+    body: JsonBody<TrainIn>,
+) -> Result<Json<TrainOut>, Failure> {
+    let TrainRequest {
+        job,
+        verbose,
+        debug,
+        warnings,
+    } = parse(body, &state)?;
+    let job = submit(&state, job, debug)?;
     let outcome = job.wait().await.map_err(|reason| {
         let error = if job.control.is_cancelled() {
             ApiError::JobCancelled(job.name.clone())
@@ -80,40 +237,49 @@ pub async fn train(State(state): State<AppState>, body: JsonBody) -> Result<Json
                 reason,
             }
         };
-        error.debug(request.debug)
+        error.debug(debug)
     })?;
     let meta = &outcome.meta;
     let seconds = meta.training_seconds.unwrap_or_default();
-    let mut answer = json!({
-        "message": format!("Model training has finished and time taken is {seconds} seconds."),
-        "operation-location": job.name,
-        "seed": meta.seed,
-        "training_seconds": seconds,
-        "quantization_error": meta.quantization_error,
-        "topographic_error": meta.topographic_error,
-    });
-    if request.verbose {
-        answer["predictions"] = json!(outcome.predictions);
-        answer["learning_rates"] = json!(meta.learning_rate_per_iteration);
-        answer["neigh_radii"] = json!(meta.radius_per_iteration);
-        answer["bmu_indicies"] = json!(outcome.bmus);
-    }
-    Ok(Json(answer))
+    Ok(Json(TrainOut {
+        message: format!("Model training has finished and time taken is {seconds} seconds."),
+        operation_location: job.name.clone(),
+        seed: meta.seed,
+        training_seconds: seconds,
+        quantization_error: meta.quantization_error,
+        topographic_error: meta.topographic_error,
+        predictions: verbose.then(|| outcome.predictions.clone()),
+        learning_rates: verbose
+            .then(|| meta.learning_rate_per_iteration.clone())
+            .flatten(),
+        neigh_radii: verbose.then(|| meta.radius_per_iteration.clone()).flatten(),
+        bmu_indicies: verbose.then(|| outcome.bmus.clone()).flatten(),
+        warnings,
+    }))
 }
 
 #[utoipa::path(post, path = "/atrain", tag = "training",
     description = "Validates the request, queues the training and answers at once. Follow it at /jobs/NAME; /download/NAME answers 404 until it is done.",
-    request_body(content = Object, description = "Training data, nested n x D (or flat with training_data_shape [n, D]), grid_shape [x, y] and max_iterations; learning_rate (0 < lr <= 1, default 0.1), seed, verbose and debug_mode are optional. Any Content-Type is accepted.", example = json!({"training_data": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [0.5, 0.5, 0.5]], "grid_shape": [10, 10], "max_iterations": 100, "learning_rate": 0.1, "seed": 7})),
+    request_body(content = TrainIn, content_type = "application/json"),
     responses(
-        (status = 200, description = "Queued", body = Object, example = json!({"operation-location": "27-11-2026_10h50m44sT_100X100_1000N_0.1LR", "status": "queued", "job": "/jobs/27-11-2026_10h50m44sT_100X100_1000N_0.1LR"})),
-        (status = 400, description = "The body is not JSON", body = Object, example = json!({"message": "the body is not valid JSON: expected value at line 1 column 1", "code": "invalid_json"})), (status = 422, description = "A field is missing, of the wrong type or invalid (the code names it)", body = Object, example = json!({"message": "grid_shape must be two whole numbers >= 1, e.g. [10, 10]", "code": "invalid_grid_shape"})), (status = 413, description = "The body is over the limit", body = Object, example = json!({"message": "the request body is over the limit of 67108864 bytes", "code": "body_too_large"})), (status = 503, description = "Too many jobs are waiting (see Retry-After)", body = Object, example = json!({"message": "the job queue is full: try again in a few seconds", "code": "queue_full"})),
+        (status = 200, description = "Queued", body = AtrainOut, example = json!({"operation-location": "27-11-2026_10h50m44sT_100X100_1000N_0.1LR", "status": "queued", "job": "/jobs/27-11-2026_10h50m44sT_100X100_1000N_0.1LR"})),
+        (status = 400, description = "The body is not JSON", body = ErrorOut, example = json!({"message": "the body is not valid JSON: expected value at line 1 column 1", "code": "invalid_json"})),
+        (status = 403, description = "A browser request from another origin", body = ErrorOut),
+        (status = 408, description = "The body stopped arriving", body = ErrorOut),
+        (status = 413, description = "The body is over the limit", body = ErrorOut, example = json!({"message": "the request body is over the limit of 67108864 bytes", "code": "body_too_large"})),
+        (status = 422, description = "A field is missing, of the wrong type or invalid (the code names it)", body = ErrorOut, example = json!({"message": "grid_shape must be two whole numbers >= 1, e.g. [10, 10]", "code": "invalid_grid_shape"})),
+        (status = 503, description = "Too many jobs are waiting, or too many bodies are being read (see Retry-After)", body = ErrorOut, example = json!({"message": "the job queue is full: try again in a few seconds", "code": "queue_full"})),
     ))]
-pub async fn atrain(State(state): State<AppState>, body: JsonBody) -> Result<Json<Value>, Failure> {
-    let request = parse(&body, &state)?;
-    let job = submit(&state, &request)?;
-    Ok(Json(json!({
-        "operation-location": job.name,
-        "status": "queued",
-        "job": format!("/jobs/{}", job.name),
-    })))
+pub async fn atrain(
+    State(state): State<AppState>,
+    body: JsonBody<TrainIn>,
+) -> Result<Json<AtrainOut>, Failure> {
+    let request = parse(body, &state)?;
+    let job = submit(&state, request.job, request.debug)?;
+    Ok(Json(AtrainOut {
+        operation_location: job.name.clone(),
+        status: "queued",
+        job: format!("/jobs/{}", job.name),
+        warnings: request.warnings,
+    }))
 }

@@ -7,6 +7,8 @@
 //! `k = 0..dim`, exactly as a scalar loop would: the result does not depend on vector width,
 //! block size or thread count.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use ndarray::{Array3, ArrayView2, ArrayView3};
 use rayon::prelude::*;
 
@@ -101,11 +103,29 @@ impl Codebook {
     /// # Errors
     /// [`SomError::DimensionMismatch`] when `data` has another dimension than the map.
     pub fn predict(&self, data: ArrayView2<f64>) -> Result<Vec<[usize; 2]>, SomError> {
-        self.check_dimension(&data)?;
+        let never = AtomicBool::new(false);
         Ok(self
-            .map_rows(data, |v| self.nearest(v).1)
+            .predict_unless(data, &never)?
+            .expect("a prediction that is never stopped finishes"))
+    }
+
+    /// [`Codebook::predict`], given up (`None`) soon after `stop` is set: a vector's search is
+    /// the most work done after it.
+    ///
+    /// # Errors
+    /// [`SomError::DimensionMismatch`] when `data` has another dimension than the map.
+    pub fn predict_unless(
+        &self,
+        data: ArrayView2<f64>,
+        stop: &AtomicBool,
+    ) -> Result<Option<Vec<[usize; 2]>>, SomError> {
+        self.check_dimension(&data)?;
+        let nodes = self.map_rows(data, |v| {
+            (!stop.load(Ordering::Relaxed)).then(|| self.nearest(v).1)
+        });
+        Ok(nodes
             .into_iter()
-            .map(|node| self.position(node))
+            .map(|node| node.map(|node| self.position(node)))
             .collect())
     }
 

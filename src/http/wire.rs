@@ -1,0 +1,522 @@
+//! The values inside request bodies, read straight from the JSON text without a generic tree:
+//! [`Samples`] streams a data array into one flat `f64` buffer, and [`Loose`] keeps a small
+//! field's value whatever its type, so that a wrong value gets the message and code of its field
+//! (SPEC §4) instead of serde's.
+
+use std::fmt;
+
+use ndarray::Array2;
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
+
+use super::error::ApiError;
+use crate::som::{SomError, data_from_flat};
+
+/// Longest text and most list items a [`Loose`] keeps: enough for every small field and its
+/// error message, never a copy of a large value.
+const LOOSE_TEXT: usize = 64;
+const LOOSE_ITEMS: usize = 8;
+
+/// A small field as sent: what is needed to check it and to quote it in a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loose {
+    Null,
+    Bool(bool),
+    Number(f64),
+    /// A string (cut to its first 64 characters).
+    Text(String),
+    /// A list of at most 8 numbers.
+    Numbers(Vec<f64>),
+    /// Any other value, by its kind ("an object", "a long or mixed array").
+    Other(&'static str),
+}
+
+impl fmt::Display for Loose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Loose::Null => write!(f, "null"),
+            Loose::Bool(value) => write!(f, "{value}"),
+            Loose::Number(value) => write!(f, "{value}"),
+            Loose::Text(text) => write!(f, "{text:?}"),
+            Loose::Numbers(values) => {
+                let items: Vec<String> = values.iter().map(f64::to_string).collect();
+                write!(f, "[{}]", items.join(", "))
+            }
+            Loose::Other(kind) => write!(f, "{kind}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Loose {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LooseVisitor)
+    }
+}
+
+struct LooseVisitor;
+
+impl<'de> Visitor<'de> for LooseVisitor {
+    type Value = Loose;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Loose, E> {
+        Ok(Loose::Null)
+    }
+    fn visit_none<E>(self) -> Result<Loose, E> {
+        Ok(Loose::Null)
+    }
+    fn visit_bool<E>(self, value: bool) -> Result<Loose, E> {
+        Ok(Loose::Bool(value))
+    }
+    fn visit_u64<E>(self, value: u64) -> Result<Loose, E> {
+        Ok(Loose::Number(value as f64))
+    }
+    fn visit_i64<E>(self, value: i64) -> Result<Loose, E> {
+        Ok(Loose::Number(value as f64))
+    }
+    fn visit_f64<E>(self, value: f64) -> Result<Loose, E> {
+        Ok(Loose::Number(value))
+    }
+    fn visit_str<E>(self, text: &str) -> Result<Loose, E> {
+        Ok(Loose::Text(text.chars().take(LOOSE_TEXT).collect()))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
+        let mut numbers = Vec::new();
+        let mut only_numbers = true;
+        while let Some(item) = seq.next_element::<Loose>()? {
+            match item {
+                Loose::Number(value) if only_numbers && numbers.len() < LOOSE_ITEMS => {
+                    numbers.push(value)
+                }
+                _ => only_numbers = false,
+            }
+        }
+        Ok(if only_numbers {
+            Loose::Numbers(numbers)
+        } else {
+            Loose::Other("a long or mixed array")
+        })
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Loose, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Loose::Other("an object"))
+    }
+}
+
+/// `value` as a whole number `>= 0`, if it is one (`100` or `100.0`).
+pub fn whole_number(value: f64) -> Option<u64> {
+    (value >= 0.0 && value.fract() == 0.0 && value < 2f64.powi(63)).then_some(value as u64)
+}
+
+/// Reading the small fields, each error naming its field.
+impl Loose {
+    /// A number; `None` when absent or null.
+    pub fn number(field: &'static str, value: &Option<Loose>) -> Result<Option<f64>, ApiError> {
+        match value {
+            None | Some(Loose::Null) => Ok(None),
+            Some(Loose::Number(number)) => Ok(Some(*number)),
+            Some(_) => Err(ApiError::InvalidType {
+                field,
+                expected: "a number",
+            }),
+        }
+    }
+
+    /// A whole number written `100` or `100.0`; a fraction or a negative number is a 422 with
+    /// `code`.
+    pub fn count(
+        field: &'static str,
+        value: &Option<Loose>,
+        code: &'static str,
+        example: &str,
+    ) -> Result<Option<u64>, ApiError> {
+        match Loose::number(field, value)? {
+            None => Ok(None),
+            Some(number) => whole_number(number)
+                .map(Some)
+                .ok_or_else(|| ApiError::InvalidValue {
+                    code,
+                    message: format!(
+                        "{field} must be a whole number, got {number}; e.g. {example}"
+                    ),
+                }),
+        }
+    }
+
+    /// A flag, false when absent or null.
+    pub fn flag(field: &'static str, value: &Option<Loose>) -> Result<bool, ApiError> {
+        match value {
+            None | Some(Loose::Null) => Ok(false),
+            Some(Loose::Bool(flag)) => Ok(*flag),
+            Some(_) => Err(ApiError::InvalidType {
+                field,
+                expected: "true or false",
+            }),
+        }
+    }
+
+    /// Two whole numbers, or `bad` for anything else.
+    pub fn pair(value: &Loose, bad: impl FnOnce() -> ApiError) -> Result<[u64; 2], ApiError> {
+        match value {
+            Loose::Numbers(numbers) => match numbers.as_slice() {
+                [a, b] => match (whole_number(*a), whole_number(*b)) {
+                    (Some(a), Some(b)) => Ok([a, b]),
+                    _ => Err(bad()),
+                },
+                _ => Err(bad()),
+            },
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// The grid shape `[rows, cols]`, each a whole number `>= 1`.
+pub fn grid_shape(value: &Option<Loose>) -> Result<[usize; 2], ApiError> {
+    let value = present("grid_shape", value)?;
+    let bad = || ApiError::InvalidValue {
+        code: "invalid_grid_shape",
+        message: format!(
+            "grid_shape must be two whole numbers >= 1 (rows, columns), got {value}; e.g. [10, 10]"
+        ),
+    };
+    match Loose::pair(value, bad)? {
+        [rows, cols] if rows >= 1 && cols >= 1 => Ok([rows as usize, cols as usize]),
+        _ => Err(bad()),
+    }
+}
+
+/// A required small field's value; missing is `missing_field`, null is `invalid_type`.
+pub fn present<'a>(field: &'static str, value: &'a Option<Loose>) -> Result<&'a Loose, ApiError> {
+    match value {
+        None => Err(ApiError::MissingField(field)),
+        Some(Loose::Null) => Err(ApiError::InvalidType {
+            field,
+            expected: "given, not null",
+        }),
+        Some(value) => Ok(value),
+    }
+}
+
+/// A data array as sent: nested `n x D` rows, or a flat list of numbers. Read into one flat
+/// buffer; a value problem is kept (with the rest of the array skipped) so that it is reported
+/// with its field's code rather than as unreadable JSON.
+#[derive(Debug, Default)]
+pub enum Samples {
+    /// Absent or null.
+    #[default]
+    Missing,
+    Nested {
+        values: Vec<f64>,
+        rows: usize,
+        cols: usize,
+    },
+    Flat(Vec<f64>),
+    /// Not an array: the kind it is.
+    NotAnArray(&'static str),
+    /// An array with something wrong inside: the code and the message.
+    Invalid(ApiError),
+}
+
+impl Samples {
+    /// The `(n, dim)` array, checked against `shape` (`[n, dim]`, required for a flat list).
+    /// `Ok(None)` for an empty list that agrees with `shape`: the caller decides whether that is
+    /// allowed.
+    pub fn into_array(
+        self,
+        field: &'static str,
+        shape_field: &'static str,
+        shape: &Option<Loose>,
+    ) -> Result<Option<Array2<f64>>, ApiError> {
+        let shape = match shape {
+            None | Some(Loose::Null) => None,
+            Some(value) => Some(Loose::pair(value, || ApiError::InvalidValue {
+                code: "shape_mismatch",
+                message: format!(
+                    "{shape_field} must be two whole numbers [n, dim], got {value}; e.g. [10, 3]"
+                ),
+            })?),
+        }
+        .map(|[rows, cols]| [rows as usize, cols as usize]);
+        match self {
+            Samples::Missing => Err(ApiError::MissingField(field)),
+            Samples::NotAnArray("null") => Err(ApiError::InvalidType {
+                field,
+                expected: "given, not null",
+            }),
+            Samples::NotAnArray(_) => Err(ApiError::InvalidType {
+                field,
+                expected: "an array of rows of numbers",
+            }),
+            Samples::Invalid(err) => Err(err),
+            Samples::Flat(values) if values.is_empty() => match shape {
+                Some([0, _]) | None => Ok(None),
+                Some([rows, cols]) => Err(SomError::ShapeMismatch { rows, cols, len: 0 }.into()),
+            },
+            Samples::Flat(values) => {
+                let shape = shape.ok_or_else(|| ApiError::InvalidValue {
+                    code: "shape_mismatch",
+                    message: format!(
+                        "{field} is a flat list: send it as rows ([[...], [...]]) or give {shape_field} [n, dim]"
+                    ),
+                })?;
+                Ok(Some(data_from_flat(values, shape)?))
+            }
+            Samples::Nested { values, rows, cols } => {
+                if let Some([n, dim]) = shape
+                    && [n, dim] != [rows, cols]
+                {
+                    return Err(ApiError::InvalidValue {
+                        code: "shape_mismatch",
+                        message: format!(
+                            "{shape_field} says [{n}, {dim}] but {field} has {rows} rows of {cols} values"
+                        ),
+                    });
+                }
+                Ok(Some(data_from_flat(values, [rows, cols])?))
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Samples {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SamplesVisitor)
+    }
+}
+
+struct SamplesVisitor;
+
+impl<'de> Visitor<'de> for SamplesVisitor {
+    type Value = Samples;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "an array of rows of numbers")
+    }
+    fn visit_unit<E>(self) -> Result<Samples, E> {
+        Ok(Samples::NotAnArray("null"))
+    }
+    fn visit_none<E>(self) -> Result<Samples, E> {
+        Ok(Samples::NotAnArray("null"))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Samples, E> {
+        Ok(Samples::NotAnArray("a boolean"))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Samples, E> {
+        Ok(Samples::NotAnArray("a number"))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Samples, E> {
+        Ok(Samples::NotAnArray("a number"))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Samples, E> {
+        Ok(Samples::NotAnArray("a number"))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Samples, E> {
+        Ok(Samples::NotAnArray("a string"))
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Samples, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Samples::NotAnArray("an object"))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Samples, A::Error> {
+        let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        let mut rows = 0;
+        let mut cols = None;
+        let mut problem = None;
+        while problem.is_none() {
+            let item = seq.next_element_seed(Item {
+                values: &mut values,
+                index: rows,
+                nested: cols.is_some() || (rows == 0),
+            })?;
+            match item {
+                None => break,
+                Some(Ok(ItemKind::Number)) if cols.is_none() => {}
+                Some(Ok(ItemKind::Row(len))) if rows == 0 || cols == Some(len) => cols = Some(len),
+                Some(Ok(ItemKind::Row(len))) => {
+                    problem = Some(match cols {
+                        Some(expected) => SomError::RaggedRows {
+                            row: rows,
+                            len,
+                            expected,
+                        }
+                        .into(),
+                        None => mixed(rows),
+                    })
+                }
+                Some(Ok(ItemKind::Number)) => problem = Some(mixed(rows)),
+                Some(Err(err)) => problem = Some(err),
+            }
+            rows += 1;
+        }
+        if let Some(problem) = problem {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(Samples::Invalid(problem));
+        }
+        Ok(match cols {
+            Some(cols) => Samples::Nested { values, rows, cols },
+            None => Samples::Flat(values),
+        })
+    }
+}
+
+fn mixed(index: usize) -> ApiError {
+    ApiError::InvalidValue {
+        code: "invalid_data",
+        message: format!(
+            "item {index} mixes rows and numbers: send rows ([[...], [...]]) or a flat list of numbers"
+        ),
+    }
+}
+
+/// What an item of a data array was: a number (of a flat list) or a row of `len` numbers
+/// (appended to the buffer); `Err` describes a value that is neither.
+enum ItemKind {
+    Number,
+    Row(usize),
+}
+
+struct Item<'a> {
+    values: &'a mut Vec<f64>,
+    index: usize,
+    nested: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Item<'_> {
+    type Value = Result<ItemKind, ApiError>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Item<'_> {
+    type Value = Result<ItemKind, ApiError>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a number or a row of numbers")
+    }
+    fn visit_u64<E>(self, value: u64) -> Result<Self::Value, E> {
+        self.values.push(value as f64);
+        Ok(Ok(ItemKind::Number))
+    }
+    fn visit_i64<E>(self, value: i64) -> Result<Self::Value, E> {
+        self.values.push(value as f64);
+        Ok(Ok(ItemKind::Number))
+    }
+    fn visit_f64<E>(self, value: f64) -> Result<Self::Value, E> {
+        self.values.push(value);
+        Ok(Ok(ItemKind::Number))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Err(not_a_number(None, self.index, "null")))
+    }
+    fn visit_bool<E>(self, value: bool) -> Result<Self::Value, E> {
+        Ok(Err(not_a_number(None, self.index, &value.to_string())))
+    }
+    fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+        let text = format!("{:?}", text.chars().take(LOOSE_TEXT).collect::<String>());
+        Ok(Err(not_a_number(None, self.index, &text)))
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Err(not_a_number(None, self.index, "an object")))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        if !self.nested {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(Err(mixed(self.index)));
+        }
+        let mut len = 0;
+        while let Some(value) = seq.next_element::<Loose>()? {
+            match value {
+                Loose::Number(number) => self.values.push(number),
+                other => {
+                    while seq.next_element::<IgnoredAny>()?.is_some() {}
+                    return Ok(Err(not_a_number(Some(self.index), len, &other.to_string())));
+                }
+            }
+            len += 1;
+        }
+        Ok(Ok(ItemKind::Row(len)))
+    }
+}
+
+fn not_a_number(row: Option<usize>, index: usize, what: &str) -> ApiError {
+    let place = match row {
+        Some(row) => format!("row {row}, column {index}"),
+        None => format!("item {index}"),
+    };
+    ApiError::InvalidValue {
+        code: "invalid_data",
+        message: format!("{place} is {what}, not a number"),
+    }
+}
+
+/// The schema of a data array: rows of numbers (all of one length), or a flat list of numbers
+/// with its shape given beside it.
+pub fn samples_schema() -> impl Into<RefOr<Schema>> {
+    let number = || ObjectBuilder::new().schema_type(Type::Number);
+    AnyOfBuilder::new()
+        .item(
+            ArrayBuilder::new()
+                .items(ArrayBuilder::new().items(number()).min_items(Some(1)))
+                .description(Some("n rows of D numbers each")),
+        )
+        .item(
+            ArrayBuilder::new()
+                .items(number())
+                .description(Some("n x D numbers, row after row, with the shape beside")),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples(json: &str) -> Samples {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn nested_rows_are_read_into_one_flat_buffer() {
+        let Samples::Nested { values, rows, cols } = samples("[[1, 2.5], [-3, 4e2]]") else {
+            panic!("nested");
+        };
+        assert_eq!((values, rows, cols), (vec![1.0, 2.5, -3.0, 400.0], 2, 2));
+        let Samples::Flat(values) = samples("[1, 2, 3]") else {
+            panic!("flat");
+        };
+        assert_eq!(values, [1.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn a_bad_value_is_kept_with_its_place_and_the_rest_is_skipped() {
+        let message = |json: &str| match samples(json) {
+            Samples::Invalid(err) => err.to_string(),
+            other => panic!("{json}: {other:?}"),
+        };
+        assert_eq!(
+            message(r#"[[0.1, "x"], [1, 2]]"#),
+            "row 0, column 1 is \"x\", not a number"
+        );
+        assert!(message("[[1, 2], [3]]").contains("row 1 has 1 values"));
+        assert!(message("[1, [2]]").contains("mixes rows and numbers"));
+        assert!(message("[[1], 2]").contains("mixes rows and numbers"));
+        assert_eq!(message("[1, null]"), "item 1 is null, not a number");
+    }
+
+    #[test]
+    fn loose_values_keep_little_of_a_large_value() {
+        let loose: Loose = serde_json::from_str(&format!("{:?}", "x".repeat(1000))).unwrap();
+        assert_eq!(loose, Loose::Text("x".repeat(64)));
+        let loose: Loose = serde_json::from_str("[1, 2, 3, 4, 5, 6, 7, 8, 9]").unwrap();
+        assert_eq!(loose, Loose::Other("a long or mixed array"));
+        let loose: Loose = serde_json::from_str("[10.5, 10]").unwrap();
+        assert_eq!(loose.to_string(), "[10.5, 10]");
+    }
+}
