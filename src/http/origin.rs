@@ -62,7 +62,7 @@ impl OriginPolicy {
             return false;
         };
         let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-        if self.allowed.iter().any(|allowed| *allowed == origin) {
+        if self.allowed.contains(&origin) {
             return true;
         }
         let forwarded = peer
