@@ -54,6 +54,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(models::list))
         .routes(routes!(models::download))
         .routes(routes!(predict::predict_with_get, predict::predict))
+        .routes(routes!(jobs::list))
         .routes(routes!(jobs::get, jobs::cancel))
         .routes(routes!(models::list_details))
         .routes(routes!(models::get, models::delete, models::import))
@@ -169,6 +170,7 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
         limits: SizeLimits {
             max_nodes: args.max_nodes,
             max_weights: args.max_weights,
+            max_iterations: args.max_iterations,
         },
     };
     let app = MapRequestLayer::new(trim_trailing_slash).layer(router(state, args.max_body_bytes));
@@ -196,7 +198,7 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
                 Ok(())
             }
         };
-        jobs.interrupt_all("interrupted by shutdown");
+        jobs.interrupt_all("interrupted by shutdown").await;
         result
     };
     Ok((local, server))

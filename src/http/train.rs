@@ -1,5 +1,7 @@
 //! `POST /train` (waits for its job) and `POST /atrain` (answers at once).
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use jiff::Timestamp;
@@ -8,8 +10,9 @@ use serde_json::{Value, json};
 use super::body::{Fields, JsonBody};
 use super::error::{ApiError, Failure};
 use super::state::AppState;
-use crate::jobs::Job;
+use crate::jobs::{Ending, Job};
 use crate::som::{SomParams, check_seed, random_seed};
+use crate::storage::TrainingStatus;
 use crate::training::{Init, TrainingJob};
 
 /// A validated training request.
@@ -54,10 +57,11 @@ fn parse(body: &JsonBody, state: &AppState) -> Result<TrainIn, Failure> {
     parsed.map_err(|err| err.debug(debug))
 }
 
-fn submit(state: &AppState, request: &TrainIn) -> Result<std::sync::Arc<Job>, Failure> {
+async fn submit(state: &AppState, request: &TrainIn) -> Result<(Arc<Job>, Ending), Failure> {
     state
         .jobs
         .submit(request.job.clone(), Timestamp::now())
+        .await
         .map_err(|err| ApiError::from(err).debug(request.debug))
 }
 
@@ -70,19 +74,18 @@ fn submit(state: &AppState, request: &TrainIn) -> Result<std::sync::Arc<Job>, Fa
     ))]
 pub async fn train(State(state): State<AppState>, body: JsonBody) -> Result<Json<Value>, Failure> {
     let request = parse(&body, &state)?;
-    let job = submit(&state, &request)?;
-    let outcome = job.wait().await.map_err(|reason| {
-        let error = if job.control.is_cancelled() {
-            ApiError::JobCancelled(job.name.clone())
-        } else {
-            ApiError::JobFailed {
-                name: job.name.clone(),
-                reason,
-            }
-        };
-        error.debug(request.debug)
-    })?;
-    let meta = &outcome.meta;
+    let (job, ending) = submit(&state, &request).await?;
+    let verbose = ending.wait().await;
+    let meta = job.meta();
+    let ended = match meta.status {
+        TrainingStatus::Succeeded => Ok(()),
+        TrainingStatus::Cancelled => Err(ApiError::JobCancelled(job.name.clone())),
+        _ => Err(ApiError::JobFailed {
+            name: job.name.clone(),
+            reason: meta.error.clone().unwrap_or_default(),
+        }),
+    };
+    ended.map_err(|err| err.debug(request.debug))?;
     let seconds = meta.training_seconds.unwrap_or_default();
     let mut answer = json!({
         "message": format!("Model training has finished and time taken is {seconds} seconds."),
@@ -93,10 +96,12 @@ pub async fn train(State(state): State<AppState>, body: JsonBody) -> Result<Json
         "topographic_error": meta.topographic_error,
     });
     if request.verbose {
-        answer["predictions"] = json!(outcome.predictions);
-        answer["learning_rates"] = json!(meta.learning_rate_per_iteration);
-        answer["neigh_radii"] = json!(meta.radius_per_iteration);
-        answer["bmu_indicies"] = json!(outcome.bmus);
+        // A job that asked for them and succeeded always hands them over.
+        let verbose = verbose.ok_or(ApiError::Internal)?;
+        answer["predictions"] = json!(verbose.predictions);
+        answer["learning_rates"] = json!(verbose.schedule.learning_rates);
+        answer["neigh_radii"] = json!(verbose.schedule.radii);
+        answer["bmu_indicies"] = json!(verbose.bmus);
     }
     Ok(Json(answer))
 }
@@ -110,7 +115,7 @@ pub async fn train(State(state): State<AppState>, body: JsonBody) -> Result<Json
     ))]
 pub async fn atrain(State(state): State<AppState>, body: JsonBody) -> Result<Json<Value>, Failure> {
     let request = parse(&body, &state)?;
-    let job = submit(&state, &request)?;
+    let (job, _ending) = submit(&state, &request).await?;
     Ok(Json(json!({
         "operation-location": job.name,
         "status": "queued",
