@@ -668,3 +668,45 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod job_tests {
+    use super::*;
+    use crate::som::{SAMPLE_COLOURS, SomParams, data_from_rows};
+    use crate::training::Init;
+
+    fn small_training() -> TrainingJob {
+        let data = data_from_rows(&SAMPLE_COLOURS).unwrap();
+        TrainingJob {
+            params: SomParams::new(5, 5, 10).check(3).unwrap(),
+            init: Init::Seed(1),
+            data,
+            record_bmus: false,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_whose_training_panics_ends_failed_not_cancelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ModelStore::open(dir.path()).unwrap();
+        let registry = JobRegistry::new(store.clone(), 1, 4, TrainingPriority::Normal);
+        // Holding the only slot keeps the job queued while the fault is set.
+        let slot = registry.training_slots.clone().acquire_owned().await;
+        let (job, ending) = registry
+            .submit(small_training(), Timestamp::now())
+            .await
+            .unwrap();
+        job.control
+            .inject(0, 3, |_| panic!("a panic injected by a test"));
+        drop(slot);
+        assert!(ending.wait().await.is_none());
+        let meta = job.meta();
+        assert_eq!(meta.status, TrainingStatus::Failed);
+        assert_eq!(meta.error.as_deref(), Some("internal error"));
+        let stored = store.meta(&job.name).unwrap().unwrap();
+        assert_eq!(stored.status, TrainingStatus::Failed);
+        assert_eq!(stored.error.as_deref(), Some("internal error"));
+        assert!(!dir.path().join(format!("{}.npy", job.name)).exists());
+        assert_eq!(registry.counts(), (0, 0));
+    }
+}
