@@ -9,6 +9,11 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+/// glibc's allocator keeps freed maps (24 MB for 1000x1000x3) in per-thread arenas: after a
+/// few trainings the server held about 200 MB it did not use. mimalloc gives them back.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How long blocking work may still run once the server has stopped.
 const BLOCKING_WORK_AT_EXIT: Duration = Duration::from_secs(2);
 

@@ -303,6 +303,16 @@ impl Server {
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
+
+    /// Resident memory in kB, from the kernel's own account.
+    fn rss_kb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
 }
 
 impl Drop for Server {
@@ -310,6 +320,28 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_big_trainings_leave_no_weights_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &NORMAL);
+    let client = reqwest::Client::new();
+    let body =
+        json!({"training_data": colours(3), "grid_shape": [1000, 1000], "max_iterations": 1});
+    let mut rss = Vec::new();
+    for _ in 0..8 {
+        let response = client
+            .post(server.url("/train"))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        rss.push(server.rss_kb());
+    }
+    let growth_mb = (rss[7] as f64 - rss[0] as f64) / 1024.0;
+    assert!(growth_mb < 60.0, "RSS grew {growth_mb:.0} MB: {rss:?} kB");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
