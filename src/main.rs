@@ -1,5 +1,6 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use kohonen::cli;
@@ -7,6 +8,14 @@ use kohonen::config::{Cli, Command, ServeArgs};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+
+/// glibc's allocator keeps freed maps (24 MB for 1000x1000x3) in per-thread arenas: after a
+/// few trainings the server held about 200 MB it did not use. mimalloc gives them back.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// How long blocking work may still run once the server has stopped.
+const BLOCKING_WORK_AT_EXIT: Duration = Duration::from_secs(2);
 
 fn main() -> ExitCode {
     let args = Cli::parse();
@@ -67,6 +76,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         tracing::info!(%addr, models_dir = %args.models.models_dir.display(), "listening");
         server.await
     });
+    // The server has given its grace period and interrupted the jobs; work still on the
+    // blocking pool (a prediction, a training finishing its presentation) gets a moment, not
+    // the power to keep the process alive.
+    runtime.shutdown_timeout(BLOCKING_WORK_AT_EXIT);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use ndarray::{Array2, Array3};
 
 use crate::som::{
-    CheckedParams, Codebook, SomError, TrainControl, TrainOptions, random_weights, train,
+    CheckedParams, Codebook, Schedule, SomError, TrainControl, TrainOptions, random_weights, train,
 };
 use crate::storage::{ModelMeta, TrainingStatus};
 
@@ -31,16 +31,29 @@ pub struct TrainingJob {
     pub record_bmus: bool,
 }
 
+/// Iterations whose radius and learning rate are stored with a model, at most.
+pub const RECORDED_ITERATIONS: usize = 1_000;
+
 /// A finished training: its weights and the record to store beside them.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub weights: Array3<f64>,
-    /// Everything but the name and the creation time, which the caller owns.
+    /// Everything but the name and the creation time, which the caller owns. Its radius and
+    /// learning rate are those of at most [`RECORDED_ITERATIONS`] iterations.
     pub meta: ModelMeta,
-    /// `[row, col]` of the best-matching node of every presentation, when recorded.
-    pub bmus: Option<Vec<[usize; 2]>>,
+    /// What a `verbose` answer adds, when the job asked for it (`record_bmus`).
+    pub verbose: Option<Verbose>,
+}
+
+/// What a `verbose` answer adds to the record.
+#[derive(Debug, Clone)]
+pub struct Verbose {
+    /// `[row, col]` of the best-matching node of every presentation.
+    pub bmus: Vec<[usize; 2]>,
     /// `[row, col]` of the best-matching node of every training sample on the final map.
     pub predictions: Vec<[usize; 2]>,
+    /// The radius and learning rate of every iteration.
+    pub schedule: Schedule,
 }
 
 /// Trains, then measures the map's quality on the training data.
@@ -63,6 +76,7 @@ pub fn run(job: &TrainingJob, control: &TrainControl) -> Result<Outcome, SomErro
 
     let map = Codebook::from_weights(trained.weights.view());
     let data = job.data.view();
+    let recorded = trained.schedule.sample(RECORDED_ITERATIONS);
     let meta = ModelMeta {
         status: TrainingStatus::Succeeded,
         grid_shape: Some([params.rows(), params.cols()]),
@@ -75,14 +89,22 @@ pub fn run(job: &TrainingJob, control: &TrainControl) -> Result<Outcome, SomErro
         training_seconds: Some(training_seconds),
         quantization_error: Some(map.quantization_error(data)?),
         topographic_error: Some(map.topographic_error(data)?),
-        radius_per_iteration: Some(trained.schedule.radii),
-        learning_rate_per_iteration: Some(trained.schedule.learning_rates),
+        radius_per_iteration: Some(recorded.radii),
+        learning_rate_per_iteration: Some(recorded.learning_rates),
+        recorded_iterations: Some(recorded.iterations),
         ..ModelMeta::default()
     };
+    let verbose = match trained.bmus {
+        Some(bmus) => Some(Verbose {
+            bmus,
+            predictions: map.predict(data)?,
+            schedule: trained.schedule,
+        }),
+        None => None,
+    };
     Ok(Outcome {
-        predictions: map.predict(data)?,
         weights: trained.weights,
         meta,
-        bmus: trained.bmus,
+        verbose,
     })
 }

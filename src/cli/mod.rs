@@ -224,6 +224,7 @@ pub fn render(args: RenderArgs) -> Result<(), CliError> {
             let meta = ModelStore::open(&args.models.models_dir)?.describe(&args.model)?;
             render::curves_png(
                 &format!("Training of {}", args.model),
+                meta.recorded_iterations.as_deref().unwrap_or_default(),
                 meta.radius_per_iteration.as_deref().unwrap_or_default(),
                 meta.learning_rate_per_iteration
                     .as_deref()

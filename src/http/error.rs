@@ -69,8 +69,11 @@ impl From<JobError> for ApiError {
         match err {
             JobError::QueueFull(_) => ApiError::QueueFull,
             JobError::NotFound(name) => ApiError::JobNotFound(name),
-            pending @ JobError::Pending(_) => ApiError::Conflict(pending.to_string()),
+            conflict @ (JobError::Pending(_) | JobError::Ended { .. }) => {
+                ApiError::Conflict(conflict.to_string())
+            }
             JobError::Storage(err) => err.into(),
+            JobError::Internal => ApiError::Internal,
         }
     }
 }
@@ -134,7 +137,9 @@ fn som_status_and_code(err: &SomError) -> (StatusCode, &'static str) {
         SomError::ShapeMismatch { .. } | SomError::InitialWeightsShape { .. } => "shape_mismatch",
         SomError::NonFinite { .. } => "non_finite_value",
         SomError::DimensionMismatch { .. } => "dimension_mismatch",
-        SomError::TooManyNodes { .. } | SomError::TooManyWeights { .. } => "too_large",
+        SomError::TooManyNodes { .. }
+        | SomError::TooManyWeights { .. }
+        | SomError::TooManyIterations { .. } => "too_large",
         SomError::Cancelled { .. } => return (StatusCode::GONE, "job_cancelled"),
     };
     (StatusCode::UNPROCESSABLE_ENTITY, code)

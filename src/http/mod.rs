@@ -58,6 +58,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(models::list))
         .routes(routes!(models::download))
         .routes(routes!(predict::predict_with_get, predict::predict))
+        .routes(routes!(jobs::list))
         .routes(routes!(jobs::get, jobs::cancel))
         .routes(routes!(models::list_details))
         .routes(routes!(models::get, models::delete, models::import))
@@ -196,6 +197,7 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
         limits: SizeLimits {
             max_nodes: args.max_nodes,
             max_weights: args.max_weights,
+            max_iterations: args.max_iterations,
         },
         max_predict_work: args.max_predict_work,
     };
@@ -232,7 +234,7 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
                 tracing::warn!("the grace period ended with requests still in flight");
             }
         };
-        jobs.interrupt_all("interrupted by shutdown");
+        jobs.interrupt_all("interrupted by shutdown").await;
         Ok(())
     };
     Ok((local, server))

@@ -122,6 +122,7 @@ async fn get_picture(
                 let meta = state.store.describe(&name)?;
                 render::curves_png(
                     &format!("Training of {name}"),
+                    meta.recorded_iterations.as_deref().unwrap_or_default(),
                     meta.radius_per_iteration.as_deref().unwrap_or_default(),
                     meta.learning_rate_per_iteration
                         .as_deref()

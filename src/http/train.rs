@@ -1,5 +1,7 @@
 //! `POST /train` (waits for its job) and `POST /atrain` (answers at once).
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use jiff::Timestamp;
@@ -10,8 +12,9 @@ use super::body::{JsonBody, RequestBody};
 use super::error::{ApiError, ErrorOut, Failure};
 use super::state::AppState;
 use super::wire::{Loose, Samples, grid_shape, present};
-use crate::jobs::Job;
+use crate::jobs::{Ending, Job};
 use crate::som::{SomError, SomParams, check_seed, random_seed};
+use crate::storage::TrainingStatus;
 use crate::training::{Init, TrainingJob};
 
 /// Most presentations (iterations x samples) a `verbose` answer lists one by one.
@@ -153,10 +156,15 @@ fn parse(body: JsonBody<TrainIn>, state: &AppState) -> Result<TrainRequest, Fail
     parsed.map_err(|err| err.debug(debug))
 }
 
-fn submit(state: &AppState, job: TrainingJob, debug: bool) -> Result<std::sync::Arc<Job>, Failure> {
+async fn submit(
+    state: &AppState,
+    job: TrainingJob,
+    debug: bool,
+) -> Result<(Arc<Job>, Ending), Failure> {
     state
         .jobs
         .submit(job, Timestamp::now())
+        .await
         .map_err(|err| ApiError::from(err).debug(debug))
 }
 
@@ -227,20 +235,25 @@ pub async fn train(
         debug,
         warnings,
     } = parse(body, &state)?;
-    let job = submit(&state, job, debug)?;
-    let outcome = job.wait().await.map_err(|reason| {
-        let error = if job.control.is_cancelled() {
-            ApiError::JobCancelled(job.name.clone())
-        } else {
-            ApiError::JobFailed {
-                name: job.name.clone(),
-                reason,
-            }
-        };
-        error.debug(debug)
-    })?;
-    let meta = &outcome.meta;
+    let (job, ending) = submit(&state, job, debug).await?;
+    let extras = ending.wait().await;
+    let meta = job.meta();
+    let ended = match meta.status {
+        TrainingStatus::Succeeded => Ok(()),
+        TrainingStatus::Cancelled => Err(ApiError::JobCancelled(job.name.clone())),
+        _ => Err(ApiError::JobFailed {
+            name: job.name.clone(),
+            reason: meta.error.clone().unwrap_or_default(),
+        }),
+    };
+    ended.map_err(|err| err.debug(debug))?;
     let seconds = meta.training_seconds.unwrap_or_default();
+    // A job that asked for the verbose extras and succeeded always hands them over.
+    let extras = match (verbose, extras) {
+        (true, Some(extras)) => Some(extras),
+        (true, None) => return Err(ApiError::Internal.into()),
+        (false, _) => None,
+    };
     Ok(Json(TrainOut {
         message: format!("Model training has finished and time taken is {seconds} seconds."),
         operation_location: job.name.clone(),
@@ -248,12 +261,12 @@ pub async fn train(
         training_seconds: seconds,
         quantization_error: meta.quantization_error,
         topographic_error: meta.topographic_error,
-        predictions: verbose.then(|| outcome.predictions.clone()),
-        learning_rates: verbose
-            .then(|| meta.learning_rate_per_iteration.clone())
-            .flatten(),
-        neigh_radii: verbose.then(|| meta.radius_per_iteration.clone()).flatten(),
-        bmu_indicies: verbose.then(|| outcome.bmus.clone()).flatten(),
+        predictions: extras.as_ref().map(|extras| extras.predictions.clone()),
+        learning_rates: extras
+            .as_ref()
+            .map(|extras| extras.schedule.learning_rates.clone()),
+        neigh_radii: extras.as_ref().map(|extras| extras.schedule.radii.clone()),
+        bmu_indicies: extras.map(|extras| extras.bmus),
         warnings,
     }))
 }
@@ -275,7 +288,7 @@ pub async fn atrain(
     body: JsonBody<TrainIn>,
 ) -> Result<Json<AtrainOut>, Failure> {
     let request = parse(body, &state)?;
-    let job = submit(&state, request.job, request.debug)?;
+    let (job, _ending) = submit(&state, request.job, request.debug).await?;
     Ok(Json(AtrainOut {
         operation_location: job.name.clone(),
         status: "queued",

@@ -199,9 +199,12 @@ pub fn umatrix_png(
     })
 }
 
-/// The neighbourhood radius and the learning rate of every iteration, one panel each.
+/// The neighbourhood radius and the learning rate by iteration, one panel each. `iterations`
+/// numbers the points (a stored record keeps only some iterations); empty, the points are
+/// iterations 1, 2, 3, ... (older records keep every one).
 pub fn curves_png(
     title_text: &str,
+    iterations: &[usize],
     radii: &[f64],
     learning_rates: &[f64],
 ) -> Result<Picture, RenderError> {
@@ -210,6 +213,15 @@ pub fn curves_png(
             "the training record has no per-iteration radius or learning rate",
         ));
     }
+    let numbered = iterations.len() == radii.len() && iterations.len() == learning_rates.len();
+    let iteration = |k: usize| {
+        if numbered {
+            iterations[k] as f64
+        } else {
+            (k + 1) as f64
+        }
+    };
+    let last = iteration(radii.len() - 1).max(1.0);
     let (width, height) = (800, 560);
     let png = canvas(width, height, |root| {
         title(root, title_text, width)?;
@@ -224,7 +236,7 @@ pub fn curves_png(
                 .x_label_area_size(36)
                 .y_label_area_size(60)
                 .margin(8)
-                .build_cartesian_2d(0.0..series.len() as f64, 0.0..high.max(1e-12))
+                .build_cartesian_2d(0.0..last, 0.0..high.max(1e-12))
                 .map_err(drawing_error)?;
             chart
                 .configure_mesh()
@@ -238,7 +250,7 @@ pub fn curves_png(
                 .map_err(drawing_error)?;
             chart
                 .draw_series(LineSeries::new(
-                    series.iter().enumerate().map(|(t, &v)| (t as f64, v)),
+                    series.iter().enumerate().map(|(k, &v)| (iteration(k), v)),
                     colour.stroke_width(2),
                 ))
                 .map_err(drawing_error)?;

@@ -237,16 +237,42 @@ fn hits_change_the_map_exactly_at_the_nodes_hit() {
 fn the_curves_draw_both_series_with_their_colours() {
     let radii: Vec<f64> = (0..100).map(|t| 5.0 * (-(t as f64) / 50.0).exp()).collect();
     let rates: Vec<f64> = (0..100).map(|t| 0.1 * (-(t as f64) / 50.0).exp()).collect();
-    let picture = curves_png("training", &radii, &rates).unwrap();
+    let picture = curves_png("training", &[], &radii, &rates).unwrap();
     let decoded = decode(&picture.png);
     assert_eq!((decoded.0, decoded.1), (800, 560));
     let blue = decoded.2.iter().filter(|p| **p == [0, 0, 255]).count();
     let red = decoded.2.iter().filter(|p| **p == [255, 0, 0]).count();
     assert!(blue > 500 && red > 500, "blue {blue}, red {red}");
     assert!(matches!(
-        curves_png("t", &[], &[]),
+        curves_png("t", &[], &[], &[]),
         Err(RenderError::NothingToDraw(_))
     ));
+}
+
+/// The rightmost column of the highest blue (radius) pixels.
+fn right_end_of_the_top_of_the_radius(iterations: &[usize]) -> usize {
+    let picture = curves_png("t", iterations, &[5.0, 5.0, 0.0], &[0.1, 0.1, 0.0]).unwrap();
+    let (width, _, pixels) = decode(&picture.png);
+    let blue: Vec<(usize, usize)> = (pixels.iter().enumerate())
+        .filter(|(_, p)| **p == [0, 0, 255])
+        .map(|(i, _)| (i % width, i / width))
+        .collect();
+    let top = blue.iter().map(|&(_, y)| y).min().unwrap();
+    (blue.iter())
+        .filter(|&&(_, y)| y <= top + 2)
+        .map(|&(x, _)| x)
+        .max()
+        .unwrap()
+}
+
+#[test]
+fn the_curves_draw_each_recorded_point_at_its_iteration() {
+    let late = right_end_of_the_top_of_the_radius(&[1, 900, 1000]);
+    let early = right_end_of_the_top_of_the_radius(&[1, 100, 1000]);
+    // The plot is about 700 pixels wide: 80% of it apart.
+    assert!(late > early + 450, "late {late}, early {early}");
+    let unnumbered = right_end_of_the_top_of_the_radius(&[]);
+    assert!(early < unnumbered && unnumbered < late, "{unnumbered}");
 }
 
 #[test]

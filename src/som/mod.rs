@@ -17,7 +17,8 @@ pub use params::{
     data_from_flat, data_from_rows,
 };
 pub use train::{
-    Schedule, TrainControl, TrainOptions, TrainStats, Trained, random_seed, random_weights, train,
+    SampledSchedule, Schedule, TrainControl, TrainOptions, TrainStats, Trained, random_seed,
+    random_weights, train,
 };
 
 /// The ten sample colours of the original service's notebook, `(10, 3)` RGB in `[0, 1]`.

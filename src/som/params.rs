@@ -72,6 +72,10 @@ pub enum SomError {
         weights: usize,
         limit: usize,
     },
+    #[error(
+        "max_iterations is {max_iterations}, over the limit of {limit} (the server's --max-iterations): use fewer iterations"
+    )]
+    TooManyIterations { max_iterations: usize, limit: usize },
     #[error("training was cancelled after {iterations_done} iterations")]
     Cancelled { iterations_done: usize },
 }
@@ -83,6 +87,9 @@ pub struct SizeLimits {
     pub max_nodes: usize,
     /// Most weights (nodes x dimension) a map may have. Default 50,000,000.
     pub max_weights: usize,
+    /// Most iterations a training may run. Default 1,000,000: the schedule holds two numbers
+    /// per iteration, and a `verbose` answer one entry per iteration.
+    pub max_iterations: usize,
 }
 
 impl Default for SizeLimits {
@@ -90,6 +97,7 @@ impl Default for SizeLimits {
         SizeLimits {
             max_nodes: 1_000_000,
             max_weights: 50_000_000,
+            max_iterations: 1_000_000,
         }
     }
 }
@@ -164,7 +172,8 @@ impl SomParams {
     ///
     /// # Errors
     /// [`SomError::EmptyGrid`], [`SomError::ZeroIterations`], [`SomError::InvalidLearningRate`],
-    /// [`SomError::ZeroDimension`], [`SomError::TooManyNodes`], [`SomError::TooManyWeights`].
+    /// [`SomError::ZeroDimension`], [`SomError::TooManyNodes`], [`SomError::TooManyWeights`],
+    /// [`SomError::TooManyIterations`].
     pub fn check(self, dim: usize) -> Result<CheckedParams, SomError> {
         if self.rows == 0 || self.cols == 0 {
             return Err(SomError::EmptyGrid {
@@ -174,6 +183,12 @@ impl SomParams {
         }
         if self.max_iterations == 0 {
             return Err(SomError::ZeroIterations);
+        }
+        if self.max_iterations > self.limits.max_iterations {
+            return Err(SomError::TooManyIterations {
+                max_iterations: self.max_iterations,
+                limit: self.limits.max_iterations,
+            });
         }
         if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
             return Err(SomError::InvalidLearningRate(self.learning_rate));

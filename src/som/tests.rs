@@ -410,6 +410,105 @@ fn cancelling_a_training_split_over_threads_stops_every_thread() {
     assert!(matches!(result, Err(SomError::Cancelled { iterations_done }) if iterations_done >= 3));
 }
 
+/// Many samples: one iteration is many presentations.
+fn many_samples(n: usize) -> Array2<f64> {
+    Array2::from_shape_fn((n, 3), |(i, k)| ((i * 7 + k * 5) % 11) as f64 / 10.0)
+}
+
+#[test]
+fn cancelling_stops_a_training_inside_an_iteration() {
+    let params = SomParams::new(30, 30, 1).check(3).unwrap();
+    for threads in [1, 2] {
+        let control = TrainControl::default();
+        control.inject(0, 500, TrainControl::cancel);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let options = TrainOptions {
+            parallel_min_work: 0,
+            ..TrainOptions::default()
+        };
+        let result = pool.install(|| {
+            train(
+                &params,
+                random_weights(30, 30, 3, 1),
+                many_samples(10_000).view(),
+                &options,
+                &control,
+            )
+        });
+        assert_eq!(
+            result.unwrap_err(),
+            SomError::Cancelled { iterations_done: 0 },
+            "{threads} threads"
+        );
+    }
+}
+
+#[test]
+fn a_band_that_panics_makes_every_band_leave_instead_of_hanging() {
+    let params = SomParams::new(30, 30, 3).check(3).unwrap();
+    for band in [1, 0] {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let training = std::thread::spawn(move || {
+            let control = TrainControl::default();
+            control.inject(band, 700, |_| panic!("a panic injected by a test"));
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(3)
+                .build()
+                .unwrap();
+            let options = TrainOptions {
+                parallel_min_work: 0,
+                ..TrainOptions::default()
+            };
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool.install(|| {
+                    train(
+                        &params,
+                        random_weights(30, 30, 3, 1),
+                        many_samples(1_000).view(),
+                        &options,
+                        &control,
+                    )
+                })
+            }));
+            let _ = sender.send(result.is_err());
+        });
+        // Generous: the training itself takes milliseconds; a hang never answers.
+        let panicked = receiver
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("a panic in band {band} left the training hanging"));
+        assert!(panicked, "the panic of band {band} reaches the caller");
+        training.join().unwrap();
+    }
+}
+
+#[test]
+fn the_stored_record_keeps_a_thousand_evenly_spaced_iterations_first_and_last() {
+    let params = SomParams::new(10, 10, 123_457).check(3).unwrap();
+    let sampled = Schedule::new(&params).sample(1_000);
+    assert_eq!(sampled.iterations.len(), 1_000);
+    assert_eq!(sampled.iterations[0], 1);
+    assert_eq!(sampled.iterations[999], 123_457);
+    assert!(sampled.iterations.windows(2).all(|w| w[0] < w[1]));
+    let full = Schedule::new(&params);
+    for (k, &t) in sampled.iterations.iter().enumerate() {
+        assert_eq!(sampled.radii[k], full.radii[t - 1]);
+        assert_eq!(sampled.learning_rates[k], full.learning_rates[t - 1]);
+    }
+    let steps: Vec<usize> = sampled.iterations.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        steps.iter().all(|&step| step == 123 || step == 124),
+        "evenly spaced"
+    );
+    let short = SomParams::new(10, 10, 7).check(3).unwrap();
+    assert_eq!(
+        Schedule::new(&short).sample(1_000).iterations,
+        vec![1, 2, 3, 4, 5, 6, 7]
+    );
+}
+
 #[test]
 fn progress_counts_every_iteration() {
     let params = SomParams::new(5, 5, 10).check(3).unwrap();
@@ -564,8 +663,32 @@ fn maps_over_the_size_limits_are_refused() {
     let custom = SizeLimits {
         max_nodes: 10,
         max_weights: 100,
+        ..SizeLimits::default()
     };
     assert!(SomParams::new(4, 3, 1).limits(custom).check(1).is_err());
+}
+
+#[test]
+fn iterations_over_the_limit_are_refused_naming_the_limit_and_its_flag() {
+    let refused = SomParams::new(2, 2, 10_000_000_000).check(3).unwrap_err();
+    assert_eq!(
+        refused,
+        SomError::TooManyIterations {
+            max_iterations: 10_000_000_000,
+            limit: 1_000_000
+        }
+    );
+    let message = refused.to_string();
+    assert!(
+        message.contains("1000000") && message.contains("--max-iterations"),
+        "{message}"
+    );
+    assert!(SomParams::new(2, 2, 1_000_000).check(3).is_ok());
+    let custom = SizeLimits {
+        max_iterations: 5,
+        ..SizeLimits::default()
+    };
+    assert!(SomParams::new(2, 2, 6).limits(custom).check(3).is_err());
 }
 
 #[test]

@@ -56,6 +56,34 @@ impl Schedule {
             learning_rates: ts.map(|t| params.learning_rate() * decay(t)).collect(),
         }
     }
+
+    /// At most `points` of the iterations (at least two), evenly spaced, the first and the
+    /// last among them: what is stored with a model, whose record must not grow with
+    /// `max_iterations`.
+    pub fn sample(&self, points: usize) -> SampledSchedule {
+        let n = self.radii.len();
+        let points = points.max(2).min(n);
+        let indices: Vec<usize> = if points == n {
+            (0..n).collect()
+        } else {
+            (0..points)
+                .map(|k| ((k * (n - 1)) as f64 / (points - 1) as f64).round() as usize)
+                .collect()
+        };
+        SampledSchedule {
+            iterations: indices.iter().map(|&i| i + 1).collect(),
+            radii: indices.iter().map(|&i| self.radii[i]).collect(),
+            learning_rates: indices.iter().map(|&i| self.learning_rates[i]).collect(),
+        }
+    }
+}
+
+/// Some iterations of a [`Schedule`] with their numbers (counted from 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampledSchedule {
+    pub iterations: Vec<usize>,
+    pub radii: Vec<f64>,
+    pub learning_rates: Vec<f64>,
 }
 
 /// Shared with whoever runs the training: progress to read, a flag to cancel.
@@ -63,6 +91,9 @@ impl Schedule {
 pub struct TrainControl {
     iterations_done: AtomicUsize,
     cancel: AtomicBool,
+    /// What a test makes happen at `(band, presentation)`: a panic, a cancel.
+    #[cfg(test)]
+    fault: std::sync::OnceLock<Fault>,
 }
 
 impl TrainControl {
@@ -70,14 +101,36 @@ impl TrainControl {
     pub fn iterations_done(&self) -> usize {
         self.iterations_done.load(Ordering::Relaxed)
     }
-    /// Asks the training to stop; it does so before its next iteration.
+    /// Asks the training to stop; it does so before its next presentation.
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
     }
     pub fn is_cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
     }
+
+    /// Makes band `band` call `fault` (e.g. panic) just before its presentation
+    /// `presentation` (counted from 1), to test what training does then.
+    #[cfg(test)]
+    pub(crate) fn inject(&self, band: usize, presentation: u64, fault: fn(&TrainControl)) {
+        self.fault
+            .set((band, presentation, fault))
+            .expect("one injected fault per training");
+    }
+
+    #[cfg(test)]
+    fn fault_if_injected(&self, band: usize, presentation: u64) {
+        if let Some(&(at_band, at, fault)) = self.fault.get()
+            && (at_band, at) == (band, presentation)
+        {
+            fault(self);
+        }
+    }
 }
+
+/// A test's fault: at `(band, presentation)`, call this.
+#[cfg(test)]
+type Fault = (usize, u64, fn(&TrainControl));
 
 /// How to train, beyond the parameters.
 #[derive(Debug, Clone)]
@@ -357,10 +410,15 @@ impl Band {
         }
     }
 
-    /// Trains the band through every iteration. Band 0 leads: it checks for cancellation,
-    /// publishes progress and records the best-matching nodes; the others follow it through
-    /// the rendezvous.
+    /// Trains the band through every iteration. Band 0 leads: it checks for cancellation
+    /// before every presentation (one presentation of a large map at a large radius takes
+    /// milliseconds, a whole iteration can take minutes), publishes progress and records the
+    /// best-matching nodes; the others follow it through the rendezvous.
     fn run(&mut self, shared: &Shared, band: usize) -> Result<(), SomError> {
+        let _stop_if_unwinding = StopIfUnwinding {
+            rendezvous: &shared.rendezvous,
+            band,
+        };
         let leader = band == 0;
         let dim = shared.dim;
         let schedule = shared.schedule;
@@ -369,12 +427,16 @@ impl Band {
             let cancelled = SomError::Cancelled {
                 iterations_done: iteration,
             };
-            if leader && shared.control.is_cancelled() {
-                shared.rendezvous.stop(band);
-                return Err(cancelled);
-            }
             self.neighbourhood.set(radius, rate);
             for (sample, v) in shared.samples.chunks_exact(dim).enumerate() {
+                #[cfg(test)]
+                shared
+                    .control
+                    .fault_if_injected(band, self.presentation + 1);
+                if leader && shared.control.is_cancelled() {
+                    shared.rendezvous.stop(band);
+                    return Err(cancelled);
+                }
                 self.presentation += 1;
                 let nearest = self.nearest_node(sample, v, shared.cols);
                 let bmu = shared
@@ -488,6 +550,22 @@ impl Band {
     }
 }
 
+/// Publishes "stopped" for its band when the band unwinds from a panic, so that the other
+/// bands leave the rendezvous instead of waiting forever for its next answer. Not on a normal
+/// return: a band that has finished may still be read by slower ones.
+struct StopIfUnwinding<'a> {
+    rendezvous: &'a Rendezvous,
+    band: usize,
+}
+
+impl Drop for StopIfUnwinding<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.rendezvous.stop(self.band);
+        }
+    }
+}
+
 /// Where the bands swap their nearest nodes, once per presentation.
 ///
 /// Band `i` writes its nearest node into its slot, in the half chosen by the presentation's
@@ -508,7 +586,7 @@ struct Slot {
     node: [AtomicU64; 2],
 }
 
-/// Published instead of a presentation number when the leader stops.
+/// Published instead of a presentation number when a band stops.
 const STOPPED: u64 = u64::MAX;
 
 /// Busy-wait rounds before a waiting band starts yielding its core.
@@ -522,7 +600,7 @@ impl Rendezvous {
     }
 
     /// Publishes band `band`'s nearest node for `presentation` and returns the nearest of all
-    /// bands (ties: the smallest flat index), or `None` if the leader stopped.
+    /// bands (ties: the smallest flat index), or `None` if a band stopped.
     fn exchange(&self, band: usize, presentation: u64, nearest: (f64, usize)) -> Option<usize> {
         if self.slots.len() == 1 {
             return Some(nearest.1);
@@ -555,7 +633,8 @@ impl Rendezvous {
         Some(best.1)
     }
 
-    /// Tells the other bands that the leader stopped.
+    /// Tells the other bands that band `band` stopped (the leader on a cancel, any band on a
+    /// panic).
     fn stop(&self, band: usize) {
         self.slots[band]
             .presentation

@@ -64,6 +64,10 @@ pub struct ModelMeta {
     pub topographic_error: Option<f64>,
     /// Why the training failed, when it did.
     pub error: Option<String>,
+    /// The radius and learning rate of some iterations (at most 1,000, the first and the last
+    /// among them), whose numbers are in `recorded_iterations`; without those numbers (an
+    /// older record), of every iteration in order.
     pub radius_per_iteration: Option<Vec<f64>>,
     pub learning_rate_per_iteration: Option<Vec<f64>>,
+    pub recorded_iterations: Option<Vec<usize>>,
 }
