@@ -78,6 +78,10 @@ pub struct ServeArgs {
     /// Most weights (nodes x dimension) of a map.
     #[arg(long, env = "KOHONEN_MAX_WEIGHTS", default_value_t = 50_000_000)]
     pub max_weights: usize,
+    /// Bytes of loaded maps kept in memory for predictions and pictures (least recently used
+    /// out first; a larger map is served but not kept).
+    #[arg(long, env = "KOHONEN_MODEL_CACHE_BYTES", default_value_t = crate::storage::DEFAULT_CACHE_BYTES)]
+    pub model_cache_bytes: usize,
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "KOHONEN_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,

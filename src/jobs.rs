@@ -320,19 +320,22 @@ impl JobRegistry {
         let now = Some(Timestamp::now());
         match result {
             Ok(outcome) => {
-                let saved = self.store.save_weights(&job.name, &outcome.weights);
                 let mut meta = ModelMeta {
                     name: job.name.clone(),
                     created_at: job.meta().created_at,
                     started_at: job.meta().started_at,
                     ..outcome.meta.clone()
                 };
-                if let Err(err) = saved {
-                    tracing::error!(job = %job.name, error = %err, "saving the weights failed");
-                    meta.status = TrainingStatus::Failed;
-                    meta.error = Some("the weights could not be saved".into());
+                // Weights and final record in one commit: a crash leaves both or neither.
+                match self.store.commit_model(&meta, &outcome.weights) {
+                    Ok(()) => *job.meta.lock().expect("job meta lock") = meta.clone(),
+                    Err(err) => {
+                        tracing::error!(job = %job.name, error = %err, "saving the weights failed");
+                        meta.status = TrainingStatus::Failed;
+                        meta.error = Some("the weights could not be saved".into());
+                        self.replace(job, meta.clone());
+                    }
                 }
-                self.replace(job, meta.clone());
                 tracing::info!(job = %job.name, seconds = meta.training_seconds, status = ?meta.status, "training ended");
                 match meta.status {
                     TrainingStatus::Succeeded => Ok(Arc::new(outcome)),

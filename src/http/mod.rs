@@ -35,12 +35,12 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use error::ApiError;
-use state::{AppState, ModelCache};
+use state::AppState;
 
 use crate::config::ServeArgs;
 use crate::jobs::JobRegistry;
 use crate::som::SizeLimits;
-use crate::storage::ModelStore;
+use crate::storage::{ModelCache, ModelStore};
 
 use body::BodyLimit;
 use error::Failure;
@@ -153,7 +153,13 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
     SocketAddr,
     impl Future<Output = std::io::Result<()>> + Send + use<S>,
 )> {
-    let store = ModelStore::open(&args.models.models_dir).map_err(std::io::Error::other)?;
+    let limits = SizeLimits {
+        max_nodes: args.max_nodes,
+        max_weights: args.max_weights,
+    };
+    let store = ModelStore::open(&args.models.models_dir)
+        .map_err(std::io::Error::other)?
+        .with_limits(limits);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let jobs = JobRegistry::new(
         store.clone(),
@@ -162,14 +168,12 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
         args.training_priority,
     );
     let state = AppState {
+        models: ModelCache::new(store.clone(), args.model_cache_bytes),
         store,
         jobs: jobs.clone(),
-        models: ModelCache::default(),
+
         requests: metrics::RequestCounts::default(),
-        limits: SizeLimits {
-            max_nodes: args.max_nodes,
-            max_weights: args.max_weights,
-        },
+        limits,
     };
     let app = MapRequestLayer::new(trim_trailing_slash).layer(router(state, args.max_body_bytes));
     let listener = TcpListener::bind(SocketAddr::new(args.host, args.port)).await?;

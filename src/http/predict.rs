@@ -45,7 +45,7 @@ pub async fn predict(
     })();
     let (name, data) = parsed.map_err(|err| err.debug(debug))?;
     let predictions = blocking(move || {
-        let map = state.models.get(&state.store, &name)?;
+        let map = state.models.get(&name)?;
         let predictions = match data {
             Some(data) => map.predict(data.view())?,
             None => Vec::new(),
