@@ -190,20 +190,27 @@ fn whole_or_absent(models: &Path, name: &str) -> Option<Vec<usize>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletes_racing_replacements_leave_a_whole_model_or_nothing() {
     let app = spawn_app().await;
-    let small = npy(&Array3::from_elem((4, 6, 3), 0.25));
-    let large = npy(&Array3::from_elem((20, 30, 2), 0.5));
+    let maps = [
+        npy(&Array3::from_elem((40, 60, 3), 0.25)),
+        npy(&Array3::from_elem((50, 30, 8), 0.5)),
+    ];
     let mut outcomes = [0usize; 2];
     for round in 0..200 {
-        let replace = |body: Vec<u8>| {
-            app.client
-                .put(app.url("/models/n?replace=true"))
-                .body(body)
-                .send()
-        };
-        let delete = app.client.delete(app.url("/models/n")).send();
-        let (a, b, c) = tokio::join!(replace(small.clone()), delete, replace(large.clone()));
-        for response in [a, b, c] {
-            let status = response.unwrap().status();
+        // A replacement, and deletes landing at moments spread over its writing.
+        let replace = app
+            .client
+            .put(app.url("/models/n?replace=true"))
+            .body(maps[round % 2].clone());
+        let mut requests = vec![tokio::spawn(replace.send())];
+        for delay in 0..6 {
+            let delete = app.client.delete(app.url("/models/n"));
+            requests.push(tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_micros(delay * 700)).await;
+                delete.send().await
+            }));
+        }
+        for request in requests {
+            let status = request.await.unwrap().unwrap().status();
             assert!(!status.is_server_error(), "round {round}: {status}");
         }
         match whole_or_absent(&app.models_dir(), "n") {

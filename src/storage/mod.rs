@@ -539,11 +539,15 @@ impl ModelStore {
             weights,
             record: Box::new(meta.clone()),
         };
-        self.write_intent(&meta.name, &intent)?;
-        // The intent owns the staged file now: recovery renames it if this process dies.
-        staged
+        // From here the intent owns the staged file (recovery renames it if this process
+        // dies), so it must not vanish on drop; it is removed by hand if no intent names it.
+        let staged = staged
             .keep()
             .map_err(|err| io_error("keep", &self.dir)(err.error))?;
+        if let Err(err) = self.write_intent(&meta.name, &intent) {
+            let _ = fs::remove_file(&staged);
+            return Err(err);
+        }
         self.apply(&meta.name, &intent)
     }
 
