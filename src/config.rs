@@ -120,6 +120,10 @@ pub struct ServeArgs {
     /// Most iterations of a training.
     #[arg(long, env = "KOHONEN_MAX_ITERATIONS", default_value_t = 1_000_000)]
     pub max_iterations: usize,
+    /// Bytes of loaded maps kept in memory for predictions and pictures (least recently used
+    /// out first; a larger map is served but not kept).
+    #[arg(long, env = "KOHONEN_MODEL_CACHE_BYTES", default_value_t = crate::storage::DEFAULT_CACHE_BYTES)]
+    pub model_cache_bytes: usize,
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "KOHONEN_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,

@@ -15,8 +15,8 @@ use serde_json::json;
 use crate::config::{PictureKind, PredictArgs, RenderArgs, SamplesArgs, TrainArgs};
 use crate::render::{self, Picture, RenderError};
 use crate::som::{
-    Codebook, SAMPLE_COLOURS, SomError, SomParams, TrainControl, check_seed, data_from_rows,
-    random_seed,
+    Codebook, SAMPLE_COLOURS, SizeLimits, SomError, SomParams, TrainControl, check_seed,
+    data_from_rows, random_seed,
 };
 use crate::storage::{
     ModelStore, StorageError, validate_name, weights_from_npy, weights_to_npy, write_atomically,
@@ -105,7 +105,7 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
         Some(path) => {
             let bytes = std::fs::read(path)
                 .map_err(|e| CliError::BadInput(format!("{}: cannot read: {e}", path.display())))?;
-            let weights = weights_from_npy(&bytes)
+            let weights = weights_from_npy(&bytes, &SizeLimits::default())
                 .map_err(|reason| CliError::BadInput(format!("{}: {reason}", path.display())))?;
             Init::Weights(weights)
         }
@@ -128,8 +128,7 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
             let mut meta = outcome.meta.clone();
             meta.name = name.clone();
             meta.created_at = Some(Timestamp::now());
-            store.save_weights(&name, &outcome.weights)?;
-            store.save_meta(&meta)?;
+            store.commit_model(&meta, &outcome.weights)?;
             store
                 .dir()
                 .join(format!("{name}.npy"))
@@ -176,7 +175,7 @@ fn load_model(model: &str, models_dir: &Path) -> Result<Array3<f64>, CliError> {
         let path = Path::new(model);
         let bytes = std::fs::read(path)
             .map_err(|e| CliError::BadInput(format!("{}: cannot read: {e}", path.display())))?;
-        weights_from_npy(&bytes)
+        weights_from_npy(&bytes, &SizeLimits::default())
             .map_err(|reason| CliError::BadInput(format!("{}: {reason}", path.display())))
     } else {
         Ok(ModelStore::open(models_dir)?.load(model)?)
@@ -280,8 +279,7 @@ pub fn samples(args: SamplesArgs) -> Result<(), CliError> {
         let mut meta = outcome.meta;
         meta.name = name.to_owned();
         meta.created_at = meta.finished_at;
-        store.save_weights(name, &outcome.weights)?;
-        store.save_meta(&meta)?;
+        store.commit_model(&meta, &outcome.weights)?;
         tracing::info!(
             model = name,
             seconds = meta.training_seconds,

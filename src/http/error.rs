@@ -91,7 +91,9 @@ impl ApiError {
             ApiError::Som(err) => som_status_and_code(err),
             ApiError::Storage(err) => match err {
                 StorageError::InvalidName(_) => (S::BAD_REQUEST, "invalid_name"),
-                StorageError::NotFound(_) => (S::NOT_FOUND, "model_not_found"),
+                StorageError::NotFound(_) | StorageError::NotARegularFile(_) => {
+                    (S::NOT_FOUND, "model_not_found")
+                }
                 StorageError::AlreadyExists(_) => (S::CONFLICT, "conflict"),
                 StorageError::InvalidWeights { .. } | StorageError::InvalidMeta { .. } => {
                     (S::NOT_FOUND, "model_not_found")

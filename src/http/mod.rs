@@ -39,12 +39,12 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use error::ApiError;
-use state::{AppState, ModelCache};
+use state::AppState;
 
 use crate::config::ServeArgs;
 use crate::jobs::JobRegistry;
 use crate::som::SizeLimits;
-use crate::storage::ModelStore;
+use crate::storage::{ModelCache, ModelStore};
 
 use body::BodyBudget;
 use error::Failure;
@@ -181,7 +181,14 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
     SocketAddr,
     impl Future<Output = std::io::Result<()>> + Send + use<S>,
 )> {
-    let store = ModelStore::open(&args.models.models_dir).map_err(std::io::Error::other)?;
+    let limits = SizeLimits {
+        max_nodes: args.max_nodes,
+        max_weights: args.max_weights,
+        max_iterations: args.max_iterations,
+    };
+    let store = ModelStore::open(&args.models.models_dir)
+        .map_err(std::io::Error::other)?
+        .with_limits(limits);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let jobs = JobRegistry::new(
         store.clone(),
@@ -190,15 +197,11 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
         args.training_priority,
     );
     let state = AppState {
+        models: ModelCache::new(store.clone(), args.model_cache_bytes),
         store,
         jobs: jobs.clone(),
-        models: ModelCache::default(),
         requests: metrics::RequestCounts::default(),
-        limits: SizeLimits {
-            max_nodes: args.max_nodes,
-            max_weights: args.max_weights,
-            max_iterations: args.max_iterations,
-        },
+        limits,
         max_predict_work: args.max_predict_work,
     };
     let settings = RouterSettings {

@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use super::body::read_body;
 use super::error::{ApiError, Failure};
 use super::jobs::job_status;
-use super::name::ModelName;
+use super::name::{DownloadName, ModelName};
 use super::state::AppState;
-use crate::storage::{ModelMeta, StorageError, TrainingStatus, validate_name, weights_from_npy};
+use crate::storage::{ModelMeta, NpyError, StorageError, TrainingStatus, weights_from_npy};
 
 #[utoipa::path(get, path = "/list-of-models", tag = "models",
     description = "Names of every complete model, sorted. Files dropped into the models folder appear without a restart.",
@@ -34,16 +34,25 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<String>>, Fa
     ))]
 pub async fn download(
     State(state): State<AppState>,
-    ModelName(name): ModelName,
+    DownloadName(name): DownloadName,
 ) -> Result<Response, Failure> {
-    let name = name.strip_suffix(".npy").unwrap_or(&name).to_owned();
-    validate_name(&name)?;
-    if let Some(meta) = state
-        .jobs
-        .get(&name)
-        .map(|job| job.meta())
-        .or_else(|| state.store.meta(&name).ok().flatten())
-    {
+    let job_meta = state.jobs.get(&name).map(|job| job.meta());
+    let store = state.store.clone();
+    let read = name.clone();
+    // The record decides first (a failed or pending job has no weights to serve); then the
+    // weights are read and checked in the same blocking task.
+    let (meta, bytes) = blocking(move || {
+        let meta = job_meta.or_else(|| store.meta(&read).ok().flatten());
+        if meta
+            .as_ref()
+            .is_some_and(|meta| meta.status != TrainingStatus::Succeeded)
+        {
+            return Ok((meta, Vec::new()));
+        }
+        Ok::<_, StorageError>((meta, store.weights_bytes(&read)?))
+    })
+    .await??;
+    if let Some(meta) = meta {
         match meta.status {
             TrainingStatus::Succeeded => {}
             TrainingStatus::Failed => {
@@ -66,20 +75,6 @@ pub async fn download(
             }
         }
     }
-    let path = state.store.weights_path(&name)?;
-    let read_name = name.clone();
-    let bytes = blocking(move || {
-        let bytes = std::fs::read(&path)
-            .map_err(|_| crate::storage::StorageError::NotFound(read_name.clone()))?;
-        weights_from_npy(&bytes).map_err(|reason| {
-            crate::storage::StorageError::InvalidWeights {
-                name: read_name,
-                reason,
-            }
-        })?;
-        Ok::<_, crate::storage::StorageError>(bytes)
-    })
-    .await??;
     let etag = format!("\"{:016x}\"", fingerprint(&bytes));
     Ok((
         [
@@ -232,14 +227,18 @@ pub async fn import(
     }
     let imported = name.clone();
     let (meta, replaced) = blocking(move || {
-        let weights = weights_from_npy(&body.bytes).map_err(|reason| ApiError::InvalidValue {
-            code: "invalid_data",
-            message: format!(
-                "the body is not a usable .npy of weights (rows, cols, dim): {reason}"
-            ),
+        // The header is checked against the size limits and the body's length before
+        // anything is allocated for the array.
+        let weights = weights_from_npy(&body.bytes, &state.limits).map_err(|err| match err {
+            NpyError::TooLarge(err) => ApiError::Som(err),
+            NpyError::Invalid(reason) => ApiError::InvalidValue {
+                code: "invalid_data",
+                message: format!(
+                    "the body is not a usable .npy of weights (rows, cols, dim): {reason}"
+                ),
+            },
         })?;
-        let (rows, cols, dim) = weights.dim();
-        state.limits.check(rows, cols, dim)?;
+        drop(body);
         let imported_model = state
             .store
             .import(&imported, &weights, options.replace)

@@ -111,7 +111,7 @@ async fn get_picture(
         return Ok(response);
     }
     let picture = blocking(move || {
-        let map = state.models.get(&state.store, &name)?;
+        let map = state.models.get(&name)?;
         let picture = match kind {
             Kind::Map => render::map_png(map.to_weights().view(), scale)?,
             Kind::Umatrix => {

@@ -155,7 +155,7 @@ pub async fn predict(
         None => {
             // Nothing to place; the model must still exist.
             let lookup = (state.clone(), name.clone());
-            blocking(move || lookup.0.models.get(&lookup.0.store, &lookup.1))
+            blocking(move || lookup.0.models.get(&lookup.1))
                 .await?
                 .map_err(|err| ApiError::from(err).debug(debug))?;
             Vec::new()
@@ -181,7 +181,7 @@ pub async fn predict_abandonable(
     let (state, name) = (state.clone(), name.to_owned());
     let limit = state.max_predict_work;
     let searched = blocking(move || {
-        let map = state.models.get(&state.store, &name)?;
+        let map = state.models.get(&name)?;
         let work = (data.nrows() as u64)
             .saturating_mul(map.nodes() as u64)
             .saturating_mul(map.dim() as u64);

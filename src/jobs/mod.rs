@@ -511,16 +511,17 @@ impl JobRegistry {
     }
 }
 
-/// Stores a job's record and, when its training succeeded, the weights beside it.
+/// Stores a job's record and, when its training succeeded, the weights beside it, as one
+/// change (a crash leaves the model whole or as it was).
 fn persist(
     store: &ModelStore,
     meta: &ModelMeta,
     weights: Option<&Array3<f64>>,
 ) -> Result<(), StorageError> {
-    if let Some(weights) = weights {
-        store.save_weights(&meta.name, weights)?;
+    match weights {
+        Some(weights) => store.commit_model(meta, weights),
+        None => store.save_meta(meta),
     }
-    store.save_meta(meta)
 }
 
 /// Runs `work` on the blocking pool.

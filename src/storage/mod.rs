@@ -1,39 +1,60 @@
 //! The model store: a folder of `NAME.npy` (weights) and `NAME.json` (everything else).
 //!
-//! Invariants: every write goes to a temporary file in the same folder whose name starts with
-//! `.` and is then renamed into place, so a crash leaves the old file or the new, never a torn
-//! one; leftovers are removed by [`ModelStore::open`]. A model is *complete*, and listed, when
-//! its `.npy` reads as a 3-D array of finite numbers and its `.json`, if any, says it
-//! succeeded. Unreadable or badly named files are logged and skipped, never fatal. Names are
-//! checked by [`validate_name`] before any path is built from them.
+//! Invariants:
+//! - A change to a model (train finished, import, delete) is committed in one step through an
+//!   intent journal ([`journal`]) while the name's lock is held, so after a crash at any moment,
+//!   and under any interleaving of changes to one name, a model is either whole (its `.npy` and
+//!   record agree) or absent. [`ModelStore::open`] carries out intents left by a crash, then
+//!   removes leftover temporary files.
+//! - Every write goes to a temporary file created exclusively, under an unpredictable name
+//!   starting with `.`, in the same folder, flushed, then renamed into place.
+//! - Nothing in the folder is trusted: files are opened without following symlinks or blocking
+//!   on FIFOs, only regular files are read, and a `.npy` header is checked against the size
+//!   limits and the file's length before anything is allocated for it.
+//! - A model is *complete*, and listed, when its `.npy` reads as a 3-D array of finite numbers
+//!   and its `.json`, if any, says it succeeded. Unreadable or badly named files are logged and
+//!   skipped, never fatal. Names are checked by [`validate_name`] before any path is built.
+//! - No file path leaves the store: callers get names, bytes, arrays and versions.
 
+mod cache;
+mod files;
+mod journal;
 mod meta;
 mod names;
 mod npy;
 
 use std::collections::HashMap;
-use std::fs;
-use std::io::{self, Write};
+use std::fs::{self, File};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use ndarray::Array3;
+use tempfile::TempPath;
 
+use crate::som::SizeLimits;
+use files::{FileVersion, OpenError, TEMP_MARKER};
+use journal::Intent;
+
+pub use cache::{DEFAULT_CACHE_BYTES, ModelCache};
 pub use meta::{ModelMeta, TrainingStatus};
 pub use names::{MAX_NAME_LEN, model_name, python_float_repr, validate_name};
-pub use npy::{data_from_npy, weights_from_npy, weights_to_npy};
+pub use npy::{NpyError, data_from_npy, weights_from_npy, weights_to_npy};
 
 /// Everything that can go wrong with stored models.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error(
-        "invalid model name {0:?}: use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'"
+        "invalid model name {0:?}: use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.' nor ending in '.npy'"
     )]
     InvalidName(String),
     #[error("no model named {0:?}")]
     NotFound(String),
+    /// A symlink, FIFO, device or folder where a model's file belongs: never read nor served.
+    #[error("no model named {0:?} (what is stored under that name is not a regular file)")]
+    NotARegularFile(String),
     #[error("a model named {0:?} already exists")]
     AlreadyExists(String),
     #[error("the weights of {name:?} cannot be read: {reason}")]
@@ -51,31 +72,35 @@ pub enum StorageError {
     },
 }
 
-/// Handle to a models folder. Cheap to clone; clones share the name lock and the cache of
-/// file checks.
+/// Handle to a models folder. Cheap to clone; clones share the locks and the cache of file
+/// checks.
 #[derive(Debug, Clone)]
 pub struct ModelStore {
     dir: PathBuf,
-    /// Held while a name is chosen and claimed, so two trainings never get the same name.
+    limits: SizeLimits,
+    /// Held while a name is chosen and claimed, so two trainings never get the same name and an
+    /// import's "does it exist" is still true when it commits.
     naming: Arc<Mutex<()>>,
-    /// The shape each `.npy` read with (`None`: unreadable), by name, for the file's (mtime,
-    /// length).
+    /// Per-name locks: a change holds its name's for writing, a read of the pair for reading.
+    names: Arc<NameLocks>,
+    /// The shape each `.npy` read with (`None`: unreadable), by name, for the file's version.
     checked: Arc<Mutex<HashMap<String, FileCheck>>>,
     /// The last listing, the folder's modification time when it was made, and when it was
     /// made. Every write of the store is a rename into the folder, which changes that time; so
     /// does a file dropped in or removed by hand. A file overwritten in place does not, so a
     /// listing is also redone once it is [`LISTING_MAX_AGE`] old.
     listing: Arc<Mutex<Option<Listing>>>,
+    /// An exclusive lock on the folder, held by the one process that recovers it at open: a
+    /// command run beside the server must not carry out the server's intents or remove its
+    /// temporary files mid-write.
+    _owner: Option<Arc<File>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct FileCheck {
-    modified: SystemTime,
-    len: u64,
+    version: FileVersion,
     shape: Option<[usize; 3]>,
 }
-
-const TEMP_MARKER: &str = ".tmp-";
 
 /// How long a listing of an unchanged folder is reused.
 pub const LISTING_MAX_AGE: Duration = Duration::from_secs(1);
@@ -83,6 +108,9 @@ pub const LISTING_MAX_AGE: Duration = Duration::from_secs(1);
 /// File times tick coarsely (a few milliseconds): a listing made this soon after the folder
 /// changed could miss a second change stamped with the same time, so it is not reused.
 const FOLDER_TIME_TICK: Duration = Duration::from_millis(50);
+
+/// Bytes read to find a `.npy` header: its fixed part and the longest header accepted.
+const NPY_HEAD_BYTES: u64 = npy::MAX_HEADER_LEN as u64 + 12;
 
 #[derive(Debug)]
 struct Listing {
@@ -92,28 +120,56 @@ struct Listing {
     names: Arc<[String]>,
 }
 
+/// A fixed set of reader-writer locks a name hashes to: bounded memory whatever the names, and
+/// two names rarely share one (which would only make them wait for each other).
+#[derive(Debug)]
+struct NameLocks(Box<[RwLock<()>]>);
+
+impl NameLocks {
+    fn new() -> Self {
+        NameLocks((0..64).map(|_| RwLock::new(())).collect())
+    }
+
+    fn of(&self, name: &str) -> &RwLock<()> {
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(name);
+        &self.0[hash as usize % self.0.len()]
+    }
+}
+
 impl ModelStore {
-    /// Opens (and creates) the models folder and removes temporary files left by a crash.
+    /// Opens (and creates) the models folder with the default size limits. The first process
+    /// to open it carries out the intents a crash left and removes leftover temporary files.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StorageError> {
         let dir = dir.into();
         fs::create_dir_all(&dir).map_err(io_error("create", &dir))?;
-        for entry in fs::read_dir(&dir)
-            .map_err(io_error("read", &dir))?
-            .flatten()
-        {
-            let file_name = entry.file_name();
-            let file_name = file_name.to_string_lossy();
-            if file_name.starts_with('.') && file_name.contains(TEMP_MARKER) {
-                tracing::info!(file = %file_name, "removing a temporary file left by a crash");
-                let _ = fs::remove_file(entry.path());
+        let folder = File::open(&dir).map_err(io_error("open", &dir))?;
+        let owner = match folder.try_lock() {
+            Ok(()) => Some(Arc::new(folder)),
+            Err(err) => {
+                tracing::info!(error = %err, "another process has the models folder open: it recovers the folder, not this one");
+                None
             }
-        }
-        Ok(ModelStore {
+        };
+        let store = ModelStore {
             dir,
+            limits: SizeLimits::default(),
             naming: Arc::default(),
+            names: Arc::new(NameLocks::new()),
             checked: Arc::default(),
             listing: Arc::default(),
-        })
+            _owner: owner,
+        };
+        if store._owner.is_some() {
+            store.recover()?;
+        }
+        Ok(store)
+    }
+
+    /// The same store, refusing weights over `limits` (files over them are skipped as
+    /// unreadable).
+    pub fn with_limits(mut self, limits: SizeLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The folder this store works in.
@@ -121,14 +177,72 @@ impl ModelStore {
         &self.dir
     }
 
+    /// Carries out every intent left by a crash, then removes leftover temporary files.
+    fn recover(&self) -> Result<(), StorageError> {
+        for (file_name, name) in self.hidden_files(|file| Intent::model_of(file).is_some()) {
+            let Some(name) = name else { continue };
+            match self.read_intent(&file_name, &name) {
+                Ok(intent) => {
+                    tracing::warn!(model = %name, ?intent, "finishing a change a crash interrupted");
+                    self.apply(&name, &intent)?;
+                }
+                Err(reason) => {
+                    tracing::warn!(file = %file_name, %reason, "removing an unusable intent file");
+                    let path = self.dir.join(&file_name);
+                    files::remove_if_present(&path).map_err(io_error("remove", &path))?;
+                }
+            }
+        }
+        for (file_name, _) in self.hidden_files(|file| file.contains(TEMP_MARKER)) {
+            tracing::info!(file = %file_name, "removing a temporary file left by a crash");
+            let _ = fs::remove_file(self.dir.join(file_name));
+        }
+        Ok(())
+    }
+
+    /// The folder's files whose names start with `.` and pass `wanted`, with the model name of
+    /// an intent file.
+    fn hidden_files(&self, wanted: impl Fn(&str) -> bool) -> Vec<(String, Option<String>)> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|entry| entry.file_name().into_string().ok())
+            .filter(|file| file.starts_with('.') && wanted(file))
+            .map(|file| {
+                let name = Intent::model_of(&file)
+                    .filter(|name| validate_name(name).is_ok())
+                    .map(str::to_owned);
+                (file, name)
+            })
+            .collect()
+    }
+
+    fn read_intent(&self, file_name: &str, name: &str) -> Result<Intent, String> {
+        let (mut file, _) = files::open_regular(&self.dir.join(file_name))
+            .map_err(|_| "not a readable regular file".to_owned())?;
+        let mut text = Vec::new();
+        file.read_to_end(&mut text).map_err(|err| err.to_string())?;
+        let intent: Intent = serde_json::from_slice(&text).map_err(|err| err.to_string())?;
+        if intent.is_for(name) {
+            Ok(intent)
+        } else {
+            Err("it names files of another model".into())
+        }
+    }
+
     fn path(&self, name: &str, extension: &str) -> Result<PathBuf, StorageError> {
         validate_name(name)?;
         Ok(self.dir.join(format!("{name}.{extension}")))
     }
 
-    /// Where the weights of `name` are (or would be) stored.
-    pub fn weights_path(&self, name: &str) -> Result<PathBuf, StorageError> {
-        self.path(name, "npy")
+    fn read_lock(&self, name: &str) -> RwLockReadGuard<'_, ()> {
+        self.names.of(name).read().expect("name lock")
+    }
+
+    fn write_lock(&self, name: &str) -> RwLockWriteGuard<'_, ()> {
+        self.names.of(name).write().expect("name lock")
     }
 
     /// Names of every complete model, sorted. Reused while the folder is unchanged (for at
@@ -158,6 +272,9 @@ impl ModelStore {
         Ok(names)
     }
 
+    /// The complete models, found from the folder's entries. An entry that is not a regular
+    /// file (a symlink, FIFO, device, folder) is skipped without being opened, so a planted
+    /// `/dev/zero` link or FIFO cannot stall a listing.
     fn scan(&self) -> Result<Vec<String>, StorageError> {
         let mut names = Vec::new();
         let entries = fs::read_dir(&self.dir).map_err(io_error("read", &self.dir))?;
@@ -169,14 +286,23 @@ impl ModelStore {
             if name.starts_with('.') {
                 continue;
             }
+            if !entry.file_type().is_ok_and(|kind| kind.is_file()) {
+                tracing::warn!(file = ?file_name, "skipping a weights entry that is not a regular file (a symlink, FIFO, device or folder)");
+                continue;
+            }
             if validate_name(name).is_err() {
                 tracing::warn!(file = ?file_name, "skipping a weights file whose name breaks the naming rule");
                 continue;
             }
-            let readable = entry
-                .metadata()
-                .is_ok_and(|metadata| self.weights_shape(name, &metadata).is_some());
-            if readable && self.is_finished(name) {
+            let Ok(metadata) = entry.metadata() else {
+                continue;
+            };
+            let _reading = self.read_lock(name);
+            if self
+                .weights_shape(name, FileVersion::of(&metadata))
+                .is_some()
+                && self.is_finished(name)
+            {
                 names.push(name.to_owned());
             }
         }
@@ -191,6 +317,7 @@ impl ModelStore {
         };
         entries
             .flatten()
+            .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
             .filter_map(|entry| {
                 let file_name = entry.file_name().into_string().ok()?;
                 let name = file_name.strip_suffix(".json")?;
@@ -201,10 +328,8 @@ impl ModelStore {
     }
 
     /// The shape `(rows, cols, dim)` of `name`'s `.npy`, or `None` when it does not read as
-    /// weights; the file is read once per version (modification time and length).
-    fn weights_shape(&self, name: &str, metadata: &fs::Metadata) -> Option<[usize; 3]> {
-        let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        let len = metadata.len();
+    /// weights; the file is read once per version.
+    fn weights_shape(&self, name: &str, version: FileVersion) -> Option<[usize; 3]> {
         let known = self
             .checked
             .lock()
@@ -212,27 +337,21 @@ impl ModelStore {
             .get(name)
             .copied();
         if let Some(check) = known
-            && check.modified == modified
-            && check.len == len
+            && check.version == version
         {
             return check.shape;
         }
-        let shape = match self.load(name) {
-            Ok(weights) => Some(weights.dim().into()),
+        let (shape, version) = match self.load_versioned(name) {
+            Ok((weights, read)) => (Some(weights.dim().into()), read),
             Err(err) => {
                 tracing::warn!(model = name, error = %err, "skipping an unreadable weights file");
-                None
+                (None, version)
             }
-        };
-        let check = FileCheck {
-            modified,
-            len,
-            shape,
         };
         self.checked
             .lock()
             .expect("check cache lock")
-            .insert(name.to_owned(), check);
+            .insert(name.to_owned(), FileCheck { version, shape });
         shape
     }
 
@@ -240,10 +359,12 @@ impl ModelStore {
     /// the weights when the `.json` is missing (a model dropped in by hand) or silent.
     pub fn describe(&self, name: &str) -> Result<ModelMeta, StorageError> {
         let path = self.path(name, "npy")?;
+        let _reading = self.read_lock(name);
         let stored = self.meta(name)?;
-        let shape = fs::metadata(&path)
-            .ok()
-            .and_then(|metadata| self.weights_shape(name, &metadata));
+        let shape = match files::regular_metadata(&path) {
+            Ok(Some(metadata)) => self.weights_shape(name, FileVersion::of(&metadata)),
+            Ok(None) | Err(_) => None,
+        };
         let mut meta = match (stored, shape) {
             (Some(meta), _) => meta,
             (None, Some(_)) => ModelMeta {
@@ -270,30 +391,100 @@ impl ModelStore {
         }
     }
 
+    /// Opens one of `name`'s files if it is a regular file.
+    fn open_file(
+        &self,
+        name: &str,
+        extension: &str,
+    ) -> Result<Option<(File, fs::Metadata)>, StorageError> {
+        let path = self.path(name, extension)?;
+        match files::open_regular(&path) {
+            Ok(opened) => Ok(Some(opened)),
+            Err(OpenError::Missing) => Ok(None),
+            Err(OpenError::NotRegular) => {
+                tracing::warn!(
+                    model = name,
+                    extension,
+                    "refusing to read a file of the models folder that is not a regular file"
+                );
+                Err(StorageError::NotARegularFile(name.to_owned()))
+            }
+            Err(OpenError::Io(err)) => Err(io_error("read", &path)(err)),
+        }
+    }
+
+    /// The bytes of `name`'s `.npy` and their version; the header is checked against the size
+    /// limits and the file's length before the rest is read.
+    fn read_weights(&self, name: &str) -> Result<(Vec<u8>, FileVersion), StorageError> {
+        let (mut file, metadata) = self
+            .open_file(name, "npy")?
+            .ok_or_else(|| StorageError::NotFound(name.to_owned()))?;
+        let invalid = |err: NpyError| StorageError::InvalidWeights {
+            name: name.to_owned(),
+            reason: err.to_string(),
+        };
+        let read_error = |err| io_error("read", &self.dir.join(format!("{name}.npy")))(err);
+        let mut head = Vec::new();
+        (&mut file)
+            .take(NPY_HEAD_BYTES)
+            .read_to_end(&mut head)
+            .map_err(read_error)?;
+        let header = npy::NpyHeader::parse(&head).map_err(invalid)?;
+        header.check_weights(&self.limits).map_err(invalid)?;
+        header.check_len(metadata.len()).map_err(invalid)?;
+        let bytes = files::read_rest(&mut file, head, metadata.len()).map_err(read_error)?;
+        Ok((bytes, FileVersion::of(&metadata)))
+    }
+
+    /// The weights `(rows, cols, dim)` of `name` and the version of the file they came from.
+    pub(crate) fn load_versioned(
+        &self,
+        name: &str,
+    ) -> Result<(Array3<f64>, FileVersion), StorageError> {
+        let (bytes, version) = self.read_weights(name)?;
+        let weights =
+            weights_from_npy(&bytes, &self.limits).map_err(|err| StorageError::InvalidWeights {
+                name: name.to_owned(),
+                reason: err.to_string(),
+            })?;
+        Ok((weights, version))
+    }
+
     /// The weights `(rows, cols, dim)` of `name`.
     pub fn load(&self, name: &str) -> Result<Array3<f64>, StorageError> {
-        let path = self.path(name, "npy")?;
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                return Err(StorageError::NotFound(name.to_owned()));
-            }
-            Err(err) => return Err(io_error("read", &path)(err)),
-        };
-        weights_from_npy(&bytes).map_err(|reason| StorageError::InvalidWeights {
+        Ok(self.load_versioned(name)?.0)
+    }
+
+    /// The bytes of `name`'s `.npy`, once checked to read as weights: what a download serves.
+    pub fn weights_bytes(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        let (bytes, _) = self.read_weights(name)?;
+        weights_from_npy(&bytes, &self.limits).map_err(|err| StorageError::InvalidWeights {
             name: name.to_owned(),
-            reason,
-        })
+            reason: err.to_string(),
+        })?;
+        Ok(bytes)
+    }
+
+    /// The version of `name`'s `.npy` now, without reading it.
+    pub(crate) fn weights_version(&self, name: &str) -> Result<FileVersion, StorageError> {
+        let path = self.path(name, "npy")?;
+        match files::regular_metadata(&path) {
+            Ok(Some(metadata)) => Ok(FileVersion::of(&metadata)),
+            Ok(None) => Err(StorageError::NotFound(name.to_owned())),
+            Err(OpenError::NotRegular) => Err(StorageError::NotARegularFile(name.to_owned())),
+            Err(OpenError::Missing) => Err(StorageError::NotFound(name.to_owned())),
+            Err(OpenError::Io(err)) => Err(io_error("read", &path)(err)),
+        }
     }
 
     /// The `.json` of `name`, or `None` when it has none.
     pub fn meta(&self, name: &str) -> Result<Option<ModelMeta>, StorageError> {
-        let path = self.path(name, "json")?;
-        let text = match fs::read(&path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(io_error("read", &path)(err)),
+        let Some((mut file, _)) = self.open_file(name, "json")? else {
+            return Ok(None);
         };
+        let mut text = Vec::new();
+        file.read_to_end(&mut text)
+            .map_err(io_error("read", &self.dir.join(format!("{name}.json"))))?;
         serde_json::from_slice(&text)
             .map(Some)
             .map_err(|source| StorageError::InvalidMeta {
@@ -302,22 +493,96 @@ impl ModelStore {
             })
     }
 
-    /// Whether anything (weights or a `.json`) is stored under `name`.
+    /// Whether anything (weights, a `.json`, or something planted there) is stored under
+    /// `name`.
     pub fn exists(&self, name: &str) -> Result<bool, StorageError> {
-        Ok(self.path(name, "npy")?.exists() || self.path(name, "json")?.exists())
+        let present = |path: PathBuf| fs::symlink_metadata(path).is_ok();
+        Ok(present(self.path(name, "npy")?) || present(self.path(name, "json")?))
     }
 
-    /// Writes the weights of `name`, atomically.
-    pub fn save_weights(&self, name: &str, weights: &Array3<f64>) -> Result<(), StorageError> {
-        let path = self.path(name, "npy")?;
-        write_atomically(&path, &weights_to_npy(weights))
-    }
-
-    /// Writes the `.json` of `meta.name`, atomically.
+    /// Writes the `.json` of `meta.name` alone, atomically: for a record that does not go with
+    /// new weights (a job queued, running, failed or cancelled).
     pub fn save_meta(&self, meta: &ModelMeta) -> Result<(), StorageError> {
         let path = self.path(&meta.name, "json")?;
-        let text = serde_json::to_vec_pretty(meta).expect("model data always serialises");
+        let _changing = self.write_lock(&meta.name);
+        write_atomically(&path, &record_bytes(meta))
+    }
+
+    /// Stores trained `weights` and their final record `meta` under `meta.name` as one change:
+    /// after a crash both are there or neither changed.
+    pub fn commit_model(
+        &self,
+        meta: &ModelMeta,
+        weights: &Array3<f64>,
+    ) -> Result<(), StorageError> {
+        let staged = self.stage_weights(&meta.name, weights)?;
+        let _changing = self.write_lock(&meta.name);
+        self.commit_staged(meta, staged)
+    }
+
+    /// Writes `weights` to a flushed temporary file of the folder, before any lock is taken:
+    /// this is the slow part of a change.
+    fn stage_weights(&self, name: &str, weights: &Array3<f64>) -> Result<TempPath, StorageError> {
+        let path = self.path(name, "npy")?;
+        files::write_temp(&self.dir, &format!("{name}.npy"), &weights_to_npy(weights))
+            .map_err(io_error("write", &path))
+    }
+
+    /// Commits staged weights and their record. The caller holds the name's write lock.
+    fn commit_staged(&self, meta: &ModelMeta, staged: TempPath) -> Result<(), StorageError> {
+        let weights = staged
+            .file_name()
+            .and_then(|file| file.to_str())
+            .expect("temporary names are ASCII")
+            .to_owned();
+        let intent = Intent::Commit {
+            weights,
+            record: Box::new(meta.clone()),
+        };
+        // From here the intent owns the staged file (recovery renames it if this process
+        // dies), so it must not vanish on drop; it is removed by hand if no intent names it.
+        let staged = staged
+            .keep()
+            .map_err(|err| io_error("keep", &self.dir)(err.error))?;
+        if let Err(err) = self.write_intent(&meta.name, &intent) {
+            let _ = fs::remove_file(&staged);
+            return Err(err);
+        }
+        self.apply(&meta.name, &intent)
+    }
+
+    fn write_intent(&self, name: &str, intent: &Intent) -> Result<(), StorageError> {
+        let path = self.dir.join(Intent::file_name(name));
+        let text = serde_json::to_vec(intent).expect("an intent always serialises");
         write_atomically(&path, &text)
+    }
+
+    /// Carries out `intent` on `name`'s files, then removes it. Every step can be repeated, so
+    /// recovery runs this again after a crash anywhere in it.
+    fn apply(&self, name: &str, intent: &Intent) -> Result<(), StorageError> {
+        let npy = self.path(name, "npy")?;
+        let json = self.path(name, "json")?;
+        match intent {
+            Intent::Commit { weights, record } => {
+                match fs::rename(self.dir.join(weights), &npy) {
+                    Ok(()) => {}
+                    // Renamed before a crash.
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                    Err(err) => return Err(io_error("rename", &npy)(err)),
+                }
+                write_atomically(&json, &record_bytes(record))?;
+            }
+            Intent::Delete => {
+                for path in [&json, &npy] {
+                    files::remove_if_present(path).map_err(io_error("remove", path))?;
+                }
+            }
+        }
+        let intent_path = self.dir.join(Intent::file_name(name));
+        files::remove_if_present(&intent_path).map_err(io_error("remove", &intent_path))?;
+        files::sync_dir(&self.dir).map_err(io_error("sync", &self.dir))?;
+        self.checked.lock().expect("check cache lock").remove(name);
+        Ok(())
     }
 
     /// Claims a free name for a new model, `base` or `base_2`, `base_3`, ..., by writing its
@@ -346,6 +611,7 @@ impl ModelStore {
         weights: &Array3<f64>,
         replace: bool,
     ) -> Result<(ModelMeta, bool), StorageError> {
+        let staged = self.stage_weights(name, weights)?;
         let _naming = self.naming.lock().expect("naming lock");
         let existed = self.exists(name)?;
         if existed && !replace {
@@ -360,82 +626,44 @@ impl ModelStore {
             created_at: Some(jiff::Timestamp::now()),
             ..ModelMeta::default()
         };
-        self.save_weights(name, weights)?;
-        self.save_meta(&meta)?;
+        let _changing = self.write_lock(name);
+        self.commit_staged(&meta, staged)?;
         Ok((meta, existed))
     }
 
-    /// The modification time and length of each of `name`'s files, as text: it changes when
-    /// either file is rewritten, so it keys what is derived from them (a picture's `ETag`).
+    /// The versions of `name`'s files, as text: it changes when either file is replaced, so it
+    /// keys what is derived from them (a picture's `ETag`).
     pub fn version(&self, name: &str) -> Result<String, StorageError> {
-        let mut version = String::new();
-        for extension in ["npy", "json"] {
-            let path = self.path(name, extension)?;
-            match fs::metadata(&path) {
-                Ok(metadata) => {
-                    let modified = metadata
-                        .modified()
-                        .ok()
-                        .and_then(|time| time.duration_since(SystemTime::UNIX_EPOCH).ok())
-                        .map_or(0, |since| since.as_nanos());
-                    version.push_str(&format!("{extension}:{modified}:{};", metadata.len()));
-                }
-                Err(_) if extension == "json" => {}
-                Err(_) => return Err(StorageError::NotFound(name.to_owned())),
-            }
-        }
-        Ok(version)
+        let weights = self.weights_version(name)?;
+        let json = self.path(name, "json")?;
+        let record = match files::regular_metadata(&json) {
+            Ok(Some(metadata)) => FileVersion::of(&metadata).tag(),
+            _ => String::new(),
+        };
+        Ok(format!("npy:{};json:{record}", weights.tag()))
     }
 
-    /// Removes the weights and `.json` of `name`. Not found when neither existed.
+    /// Removes the weights and `.json` of `name` as one change. Not found when neither existed.
     pub fn delete(&self, name: &str) -> Result<(), StorageError> {
-        let mut removed = false;
-        for extension in ["npy", "json"] {
-            let path = self.path(name, extension)?;
-            match fs::remove_file(&path) {
-                Ok(()) => removed = true,
-                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-                Err(err) => return Err(io_error("remove", &path)(err)),
-            }
+        validate_name(name)?;
+        let _changing = self.write_lock(name);
+        if !self.exists(name)? {
+            return Err(StorageError::NotFound(name.to_owned()));
         }
-        self.checked.lock().expect("check cache lock").remove(name);
-        if removed {
-            Ok(())
-        } else {
-            Err(StorageError::NotFound(name.to_owned()))
-        }
+        self.write_intent(name, &Intent::Delete)?;
+        self.apply(name, &Intent::Delete)
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path` (named `.NAME.tmp-...`, so never listed and
-/// removed by [`ModelStore::open`] if left by a crash), flushes it to disk, then renames it over
-/// `path`: readers see the old file or the new, never a torn one.
+/// Writes `bytes` to `path` through a flushed temporary file beside it, renamed into place:
+/// readers see the old file or the new, never a torn one, and a symlink planted at `path` is
+/// replaced, not written through.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
-    let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let temp = dir.join(format!(
-        ".{file_name}{TEMP_MARKER}{}-{unique}",
-        std::process::id()
-    ));
-    let written = (|| {
-        let mut file = fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if let Err(err) = written {
-        let _ = fs::remove_file(&temp);
-        return Err(io_error("write", path)(err));
-    }
-    if let Ok(dir) = fs::File::open(dir) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
+    files::write_atomically(path, bytes).map_err(io_error("write", path))
+}
+
+fn record_bytes(meta: &ModelMeta) -> Vec<u8> {
+    serde_json::to_vec_pretty(meta).expect("model data always serialises")
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StorageError {

@@ -8,13 +8,16 @@ use super::StorageError;
 /// Longest name accepted.
 pub const MAX_NAME_LEN: usize = 200;
 
-/// Checks that `name` is 1-200 ASCII letters, digits, `.`, `_` or `-`, not starting with `.`:
-/// such a name can never leave the models folder nor collide with a temporary file.
+/// Checks that `name` is 1-200 ASCII letters, digits, `.`, `_` or `-`, not starting with `.`
+/// nor ending in `.npy`: such a name can never leave the models folder nor collide with a
+/// temporary or intent file, and `/download/NAME.npy` (which drops the suffix) always means
+/// `NAME`.
 pub fn validate_name(name: &str) -> Result<(), StorageError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
     if name.is_empty()
         || name.len() > MAX_NAME_LEN
         || name.starts_with('.')
+        || name.ends_with(".npy")
         || !name.chars().all(allowed)
     {
         return Err(StorageError::InvalidName(name.to_owned()));
@@ -138,6 +141,8 @@ mod tests {
             "a/b",
             "é",
             "a\\b",
+            "10X10_100N.npy",
+            "x.npy",
         ] {
             assert!(validate_name(bad).is_err(), "{bad:?}");
         }

@@ -3,12 +3,19 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array2, Array3};
 
 use super::*;
-use crate::som::{Codebook, random_weights};
+use crate::som::{Codebook, SizeLimits, random_weights};
 
 fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(path)
+}
+
+fn named(name: &str) -> ModelMeta {
+    ModelMeta {
+        name: name.into(),
+        ..ModelMeta::default()
+    }
 }
 
 fn store_with(files: &[&str]) -> (tempfile::TempDir, ModelStore) {
@@ -24,8 +31,12 @@ fn store_with(files: &[&str]) -> (tempfile::TempDir, ModelStore) {
 
 #[test]
 fn every_valid_edge_case_file_loads_with_the_same_weights() {
-    let reference =
-        weights_from_npy(&fs::read(fixture("npy-edge/f64_c_order_4x6x3.npy")).unwrap()).unwrap();
+    let limits = SizeLimits::default();
+    let reference = weights_from_npy(
+        &fs::read(fixture("npy-edge/f64_c_order_4x6x3.npy")).unwrap(),
+        &limits,
+    )
+    .unwrap();
     assert_eq!(reference.shape(), [4, 6, 3]);
     for file in [
         "f32_4x6x3.npy",
@@ -33,7 +44,7 @@ fn every_valid_edge_case_file_loads_with_the_same_weights() {
         "big_endian_f64_4x6x3.npy",
     ] {
         let bytes = fs::read(fixture(&format!("npy-edge/{file}"))).unwrap();
-        let weights = weights_from_npy(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let weights = weights_from_npy(&bytes, &limits).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(weights.shape(), [4, 6, 3], "{file}");
         for (a, b) in weights.iter().zip(&reference) {
             assert!((a - b).abs() < 1e-6, "{file}: {a} vs {b}");
@@ -52,7 +63,9 @@ fn every_bad_edge_case_file_is_refused_with_a_reason() {
     ];
     for (file, reason) in expectations {
         let bytes = fs::read(fixture(&format!("npy-edge/{file}"))).unwrap();
-        let err = weights_from_npy(&bytes).unwrap_err();
+        let err = weights_from_npy(&bytes, &SizeLimits::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(reason), "{file}: {err}");
     }
 }
@@ -95,7 +108,7 @@ fn a_model_of_the_python_service_loads_and_predicts() {
 fn saved_weights_load_back_bit_for_bit() {
     let (dir, store) = store_with(&[]);
     let weights = random_weights(7, 5, 4, 3);
-    store.save_weights("m", &weights).unwrap();
+    store.commit_model(&named("m"), &weights).unwrap();
     assert_eq!(store.load("m").unwrap(), weights);
     let on_disk: Array3<f64> = ndarray_npy::read_npy(dir.path().join("m.npy")).unwrap();
     assert_eq!(on_disk, weights);
@@ -107,7 +120,7 @@ fn saved_weights_load_back_bit_for_bit() {
 fn a_model_whose_json_says_unfinished_is_not_listed() {
     let (_dir, store) = store_with(&[]);
     store
-        .save_weights("m", &random_weights(2, 2, 1, 1))
+        .commit_model(&named("m"), &random_weights(2, 2, 1, 1))
         .unwrap();
     for (status, listed) in [
         (TrainingStatus::Running, false),
@@ -149,7 +162,7 @@ fn bad_names_touch_no_file() {
         ));
         assert!(
             store
-                .save_weights(bad, &random_weights(1, 1, 1, 1))
+                .commit_model(&named(bad), &random_weights(1, 1, 1, 1))
                 .is_err()
         );
     }
@@ -160,13 +173,7 @@ fn bad_names_touch_no_file() {
 fn delete_removes_both_files_and_then_reports_not_found() {
     let (dir, store) = store_with(&[]);
     store
-        .save_weights("m", &random_weights(2, 2, 1, 1))
-        .unwrap();
-    store
-        .save_meta(&ModelMeta {
-            name: "m".into(),
-            ..ModelMeta::default()
-        })
+        .commit_model(&named("m"), &random_weights(2, 2, 1, 1))
         .unwrap();
     store.delete("m").unwrap();
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
@@ -208,4 +215,272 @@ fn a_file_dropped_in_is_listed_at_once() {
     )
     .unwrap();
     assert_eq!(store.list().unwrap().to_vec(), ["new"]);
+}
+
+/// A `.npy` of `extra` data bytes whose header claims `shape`, as an attacker would send.
+pub(crate) fn lying_npy(shape: &str, extra: usize) -> Vec<u8> {
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend(std::iter::repeat_n(0u8, extra));
+    bytes
+}
+
+fn folder(dir: &Path) -> Vec<String> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_header_claiming_a_terabyte_is_refused_before_anything_is_allocated() {
+    let bytes = lying_npy("(100000, 100000, 100)", 9);
+    assert_eq!(bytes.len(), 137);
+    let err = weights_from_npy(&bytes, &SizeLimits::default()).unwrap_err();
+    assert!(matches!(err, NpyError::TooLarge(_)), "{err}");
+    let unlimited = SizeLimits {
+        max_nodes: usize::MAX,
+        max_weights: usize::MAX,
+        ..SizeLimits::default()
+    };
+    let err = weights_from_npy(&bytes, &unlimited).unwrap_err();
+    assert!(err.to_string().contains("truncated"), "{err}");
+    let err = data_from_npy(&lying_npy("(100000000, 100000)", 9)).unwrap_err();
+    assert!(err.contains("truncated"), "{err}");
+    let longer = lying_npy("(2, 2, 1)", 4 * 8 + 1);
+    let err = weights_from_npy(&longer, &SizeLimits::default()).unwrap_err();
+    assert!(err.to_string().contains("more bytes"), "{err}");
+    assert_eq!(
+        weights_from_npy(&lying_npy("(2, 2, 1)", 4 * 8), &SizeLimits::default())
+            .unwrap()
+            .shape(),
+        [2, 2, 1]
+    );
+}
+
+#[test]
+fn a_lying_file_dropped_in_is_skipped_and_the_rest_is_listed() {
+    let (dir, store) = store_with(&["npy-edge/f32_4x6x3.npy"]);
+    fs::write(
+        dir.path().join("liar.npy"),
+        lying_npy("(100000, 100000, 100)", 9),
+    )
+    .unwrap();
+    fs::write(dir.path().join("short.npy"), lying_npy("(3, 3, 3)", 9)).unwrap();
+    assert_eq!(store.list().unwrap().to_vec(), ["f32_4x6x3"]);
+    assert!(matches!(
+        store.weights_bytes("liar"),
+        Err(StorageError::InvalidWeights { .. })
+    ));
+}
+
+#[test]
+fn symlinks_fifos_and_devices_are_neither_listed_nor_read() {
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret.npy");
+    fs::copy(fixture("npy-edge/f32_4x6x3.npy"), &secret).unwrap();
+    let (dir, store) = store_with(&["npy-edge/f32_4x6x3.npy"]);
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.npy")).unwrap();
+    std::os::unix::fs::symlink(&secret, dir.path().join("outside.npy")).unwrap();
+    std::os::unix::fs::symlink(&secret, dir.path().join("linked.json")).unwrap();
+    fs::copy(&secret, dir.path().join("linked.npy")).unwrap();
+    let fifo = dir.path().join("pipe.npy");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    fs::create_dir(dir.path().join("folder.npy")).unwrap();
+
+    // A listing that opened the FIFO or read /dev/zero would never return.
+    let listing = std::thread::spawn({
+        let store = store.clone();
+        move || store.list().unwrap().to_vec()
+    });
+    assert_eq!(listing.join().unwrap(), ["f32_4x6x3"]);
+    for name in ["zero", "outside", "pipe", "folder"] {
+        assert!(
+            matches!(
+                store.weights_bytes(name),
+                Err(StorageError::NotARegularFile(_))
+            ),
+            "{name}"
+        );
+        assert!(store.load(name).is_err(), "{name}");
+    }
+    assert!(matches!(
+        store.meta("linked"),
+        Err(StorageError::NotARegularFile(_))
+    ));
+}
+
+#[test]
+fn an_intent_left_by_a_crash_is_carried_out_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = random_weights(2, 2, 1, 1);
+    let new = random_weights(3, 4, 2, 2);
+    let record = ModelMeta {
+        name: "m".into(),
+        grid_shape: Some([3, 4]),
+        dim: Some(2),
+        ..ModelMeta::default()
+    };
+    {
+        let store = ModelStore::open(dir.path()).unwrap();
+        store.commit_model(&named("m"), &old).unwrap();
+        store.commit_model(&named("gone"), &old).unwrap();
+        // What a crash right after the commit point leaves: the new weights staged, the intent
+        // written, neither carried out. Deleting `gone` crashed half-way.
+        let staged = files::write_temp(dir.path(), "m.npy", &weights_to_npy(&new)).unwrap();
+        let weights = staged.file_name().unwrap().to_str().unwrap().to_owned();
+        staged.keep().unwrap();
+        store
+            .write_intent(
+                "m",
+                &Intent::Commit {
+                    weights,
+                    record: Box::new(record.clone()),
+                },
+            )
+            .unwrap();
+        store.write_intent("gone", &Intent::Delete).unwrap();
+        fs::remove_file(dir.path().join("gone.json")).unwrap();
+    }
+    let store = ModelStore::open(dir.path()).unwrap();
+    assert_eq!(store.load("m").unwrap(), new);
+    assert_eq!(store.meta("m").unwrap(), Some(record));
+    assert_eq!(folder(dir.path()), ["m.json", "m.npy"]);
+    assert_eq!(store.list().unwrap().to_vec(), ["m"]);
+}
+
+#[test]
+fn an_intent_whose_weights_were_already_renamed_still_writes_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let new = random_weights(3, 4, 2, 2);
+    let record = ModelMeta {
+        grid_shape: Some([3, 4]),
+        dim: Some(2),
+        ..named("m")
+    };
+    {
+        let store = ModelStore::open(dir.path()).unwrap();
+        store
+            .commit_model(&named("m"), &random_weights(2, 2, 1, 1))
+            .unwrap();
+        fs::write(dir.path().join("m.npy"), weights_to_npy(&new)).unwrap();
+        let intent = Intent::Commit {
+            weights: ".m.npy.tmp-renamed".into(),
+            record: Box::new(record.clone()),
+        };
+        store.write_intent("m", &intent).unwrap();
+    }
+    let store = ModelStore::open(dir.path()).unwrap();
+    assert_eq!(store.describe("m").unwrap(), record);
+    assert_eq!(folder(dir.path()), ["m.json", "m.npy"]);
+}
+
+#[test]
+fn an_intent_naming_another_models_file_is_discarded() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("victim.npy"),
+        weights_to_npy(&random_weights(2, 2, 1, 1)),
+    )
+    .unwrap();
+    let intent = Intent::Commit {
+        weights: "victim.npy".into(),
+        record: Box::new(named("m")),
+    };
+    fs::write(
+        dir.path().join(Intent::file_name("m")),
+        serde_json::to_vec(&intent).unwrap(),
+    )
+    .unwrap();
+    let store = ModelStore::open(dir.path()).unwrap();
+    assert_eq!(folder(dir.path()), ["victim.npy"]);
+    assert_eq!(store.list().unwrap().to_vec(), ["victim"]);
+}
+
+#[test]
+fn temporary_names_are_unpredictable_and_planted_symlinks_redirect_no_write() {
+    let names: Vec<String> = (0..2)
+        .map(|_| {
+            let dir = tempfile::tempdir().unwrap();
+            let temp = files::write_temp(dir.path(), "m.npy", b"x").unwrap();
+            temp.file_name().unwrap().to_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_ne!(names[0], names[1]);
+    for name in &names {
+        let random = name.strip_prefix(".m.npy.tmp-").unwrap();
+        assert_eq!(random.len(), 16, "{name}");
+    }
+
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("target");
+    let (dir, store) = store_with(&[]);
+    // Links at every name a write could use: the files themselves, the intent, and the
+    // temporary names the store used to count up.
+    let mut planted = vec!["m.npy".to_owned(), "m.json".into(), ".m.intent".into()];
+    for n in 0..50 {
+        for file in ["m.npy", "m.json", "m.intent"] {
+            planted.push(format!(".{file}.tmp-{}-{n}", std::process::id()));
+        }
+    }
+    for link in &planted {
+        std::os::unix::fs::symlink(&target, dir.path().join(link)).unwrap();
+    }
+    let weights = random_weights(2, 3, 1, 1);
+    store.commit_model(&named("m"), &weights).unwrap();
+    assert!(!target.exists(), "a write went through a planted link");
+    assert!(
+        fs::symlink_metadata(dir.path().join("m.npy"))
+            .unwrap()
+            .is_file()
+    );
+    assert_eq!(store.load("m").unwrap(), weights);
+}
+
+#[test]
+fn the_cache_stays_within_its_byte_budget_and_sees_a_replaced_file() {
+    let (_dir, store) = store_with(&[]);
+    for name in ["a", "b", "c", "d"] {
+        store
+            .commit_model(&named(name), &random_weights(10, 10, 3, 1))
+            .unwrap();
+    }
+    store
+        .commit_model(&named("big"), &random_weights(30, 30, 3, 1))
+        .unwrap();
+    let one_map = 10 * 10 * 3 * 8;
+    let cache = ModelCache::new(store.clone(), 2 * one_map + one_map / 2);
+    for name in ["a", "b", "c", "d"] {
+        cache.get(name).unwrap();
+        assert!(cache.bytes() <= 2 * one_map + one_map / 2);
+    }
+    assert_eq!(cache.bytes(), 2 * one_map);
+    assert_eq!(cache.hits_and_misses(), (0, 4));
+    cache.get("d").unwrap();
+    cache.get("c").unwrap();
+    assert_eq!(cache.hits_and_misses(), (2, 4));
+    cache.get("a").unwrap();
+    assert_eq!(cache.hits_and_misses(), (2, 5), "a was least recently used");
+
+    // Larger than the whole budget: served, not kept.
+    assert_eq!(cache.get("big").unwrap().to_weights().shape(), [30, 30, 3]);
+    assert_eq!(cache.bytes(), 2 * one_map);
+
+    let replaced = random_weights(10, 10, 3, 9);
+    store.commit_model(&named("a"), &replaced).unwrap();
+    assert_eq!(cache.get("a").unwrap().to_weights(), replaced);
 }
