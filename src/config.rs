@@ -117,6 +117,9 @@ pub struct ServeArgs {
     /// Most weights (nodes x dimension) of a map.
     #[arg(long, env = "KOHONEN_MAX_WEIGHTS", default_value_t = 50_000_000)]
     pub max_weights: usize,
+    /// Most iterations of a training.
+    #[arg(long, env = "KOHONEN_MAX_ITERATIONS", default_value_t = 1_000_000)]
+    pub max_iterations: usize,
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "KOHONEN_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,
