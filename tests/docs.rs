@@ -134,3 +134,149 @@ async fn the_web_page_and_its_assets_are_served_from_the_binary() {
     }
     app.stop().await;
 }
+
+/// The served document, as a tester that trusts it would read it.
+async fn served_document(extra: &[&str]) -> Value {
+    let app = common::spawn_app_with(extra).await;
+    let document = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    app.stop().await;
+    document
+}
+
+fn operations(document: &Value) -> Vec<(String, String, Value)> {
+    document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .iter()
+                .map(move |(method, operation)| (method.clone(), path.clone(), operation.clone()))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_name_in_a_path_states_the_naming_rule_and_its_400() {
+    let document = served_document(&[]).await;
+    let names = operations(&document)
+        .into_iter()
+        .filter(|(_, path, _)| path.contains("{name}"))
+        .collect::<Vec<_>>();
+    assert_eq!(names.len(), 11);
+    for (method, path, operation) in names {
+        let name = operation["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|parameter| parameter["name"] == "name" && parameter["in"] == "path")
+            .unwrap_or_else(|| panic!("{method} {path} has a name parameter"));
+        let schema = &name["schema"];
+        let pattern = schema["pattern"].as_str().unwrap();
+        assert!(
+            pattern.starts_with('^') && pattern.ends_with('$'),
+            "{pattern}"
+        );
+        assert_eq!(schema["minLength"], 1, "{method} {path}");
+        let longest = if path.starts_with("/download/") {
+            204
+        } else {
+            200
+        };
+        assert_eq!(schema["maxLength"], longest, "{method} {path}");
+        assert!(
+            operation["responses"]["400"].is_object(),
+            "{method} {path} documents invalid_name"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_json_body_names_its_required_fields_and_every_error_its_shape() {
+    let document = served_document(&[]).await;
+    let schemas = &document["components"]["schemas"];
+    for (body, required) in [
+        (
+            "TrainIn",
+            &["training_data", "grid_shape", "max_iterations"][..],
+        ),
+        ("PredictIn", &["model_name", "test_data"][..]),
+        ("VectorsIn", &["test_data"][..]),
+    ] {
+        let listed: Vec<&str> = schemas[body]["required"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body} lists its required fields"))
+            .iter()
+            .map(|field| field.as_str().unwrap())
+            .collect();
+        assert_eq!(listed, required, "{body}");
+        assert_ne!(
+            schemas[body]["additionalProperties"], false,
+            "{body} accepts unknown fields (named in warnings)"
+        );
+    }
+    for (method, path, operation) in operations(&document) {
+        assert_eq!(
+            operation["responses"]["403"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorOut",
+            "{method} {path} documents forbidden_origin"
+        );
+        if operation["requestBody"].is_object() {
+            for status in ["408", "413", "503"] {
+                assert!(
+                    operation["responses"][status].is_object(),
+                    "{method} {path} documents {status}"
+                );
+            }
+        }
+        for (status, response) in operation["responses"].as_object().unwrap() {
+            for (media, content) in response["content"].as_object().into_iter().flatten() {
+                let schema = &content["schema"];
+                if media == "application/json" {
+                    assert!(
+                        schema["$ref"].is_string() || schema["type"] == "array",
+                        "{method} {path} {status} answers a typed body: {schema}"
+                    );
+                } else if media != "text/plain" {
+                    assert_eq!(schema["format"], "binary", "{method} {path} {status}");
+                }
+            }
+        }
+    }
+    let put = &document["paths"]["/models/{name}"]["put"];
+    assert!(put["requestBody"]["content"]["application/octet-stream"].is_object());
+    assert_eq!(put["parameters"][1]["schema"]["type"], "boolean");
+    let scale = &document["paths"]["/models/{name}/image.png"]["get"]["parameters"][1];
+    assert_eq!(
+        (
+            &scale["name"],
+            &scale["schema"]["minimum"],
+            &scale["schema"]["maximum"]
+        ),
+        (&Value::from("scale"), &Value::from(1), &Value::from(2000))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_states_the_limits_the_server_was_started_with() {
+    let document = served_document(&["--max-iterations", "50", "--max-nodes", "400"]).await;
+    let train = &document["components"]["schemas"]["TrainIn"]["properties"];
+    assert_eq!(train["max_iterations"]["maximum"], 50);
+    assert_eq!(train["max_iterations"]["minimum"], 1);
+    assert_eq!(train["grid_shape"]["items"]["maximum"], 400);
+    assert_eq!(train["grid_shape"]["items"]["minimum"], 1);
+    let default = served_document(&[]).await;
+    assert_eq!(
+        default["components"]["schemas"]["TrainIn"]["properties"]["max_iterations"]["maximum"],
+        1_000_000
+    );
+}

@@ -196,12 +196,17 @@ async fn deletes_racing_replacements_leave_a_whole_model_or_nothing() {
     ];
     let mut outcomes = [0usize; 2];
     for round in 0..200 {
-        // A replacement, and deletes landing at moments spread over its writing.
+        // A replacement sent a little later each round, and deletes spread around it: early
+        // rounds replace before every delete, late ones after, the middle ones interleave.
         let replace = app
             .client
             .put(app.url("/models/n?replace=true"))
             .body(maps[round % 2].clone());
-        let mut requests = vec![tokio::spawn(replace.send())];
+        let head_start = Duration::from_micros((round % 8) as u64 * 700);
+        let mut requests = vec![tokio::spawn(async move {
+            tokio::time::sleep(head_start).await;
+            replace.send().await
+        })];
         for delay in 0..6 {
             let delete = app.client.delete(app.url("/models/n"));
             requests.push(tokio::spawn(async move {

@@ -3,17 +3,58 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use jiff::Timestamp;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::error::{ApiError, Failure};
+use super::error::{ApiError, ErrorOut, Failure};
+use super::models::blocking;
 use super::name::ModelName;
+use super::schema::status_schema;
 use super::state::AppState;
 use crate::jobs::JobView;
-use crate::storage::{ModelMeta, TrainingStatus};
+use crate::storage::TrainingStatus;
+
+/// Where a training stands (times RFC 3339 UTC, null when not yet).
+#[derive(Serialize, ToSchema)]
+pub struct JobOut {
+    name: String,
+    #[schema(schema_with = status_schema)]
+    status: &'static str,
+    iterations_done: usize,
+    max_iterations: Option<usize>,
+    /// `iterations_done / max_iterations`.
+    #[schema(minimum = 0, maximum = 1)]
+    progress: f64,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    created_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    started_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    finished_at: Option<Timestamp>,
+    /// Seconds left, estimated from the pace so far; null unless it runs.
+    eta_seconds: Option<f64>,
+    /// A cancel was asked that the running training has not yet obeyed.
+    cancel_requested: bool,
+    /// Why it failed, when it did.
+    error: Option<String>,
+}
+
+/// The answer of `DELETE /jobs/{name}`.
+#[derive(Serialize, ToSchema)]
+pub struct CancelOut {
+    name: String,
+    /// `cancelled` (a queued job, at once) or `running` (asked to stop).
+    #[schema(schema_with = status_schema)]
+    status: &'static str,
+    /// Present, true, while a running job has been asked to stop.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    cancel_requested: bool,
+}
 
 /// The status of job `name` as the API shows it, if there is such a job. Blocking: it may
 /// read the job's `.json`.
-pub fn job_status(state: &AppState, name: &str) -> Option<Value> {
+pub fn job_status(state: &AppState, name: &str) -> Option<JobOut> {
     let view = match state.jobs.get(name) {
         Some(job) => job.view(),
         None => JobView {
@@ -25,33 +66,33 @@ pub fn job_status(state: &AppState, name: &str) -> Option<Value> {
     Some(describe(&view))
 }
 
-fn describe(view: &JobView) -> Value {
-    let meta: &ModelMeta = &view.meta;
+fn describe(view: &JobView) -> JobOut {
+    let meta = &view.meta;
     let progress = match meta.max_iterations {
         Some(total) if total > 0 => meta.iterations_done as f64 / total as f64,
         _ => 0.0,
     };
-    json!({
-        "name": meta.name,
-        "status": meta.status,
-        "iterations_done": meta.iterations_done,
-        "max_iterations": meta.max_iterations,
-        "progress": progress,
-        "created_at": meta.created_at,
-        "started_at": meta.started_at,
-        "finished_at": meta.finished_at,
-        "eta_seconds": view.eta_seconds,
-        "cancel_requested": view.cancel_requested,
-        "error": meta.error,
-    })
+    JobOut {
+        name: meta.name.clone(),
+        status: meta.status.as_str(),
+        iterations_done: meta.iterations_done,
+        max_iterations: meta.max_iterations,
+        progress,
+        created_at: meta.created_at,
+        started_at: meta.started_at,
+        finished_at: meta.finished_at,
+        eta_seconds: view.eta_seconds,
+        cancel_requested: view.cancel_requested,
+        error: meta.error.clone(),
+    }
 }
 
 #[utoipa::path(get, path = "/jobs", tag = "jobs", operation_id = "list_jobs",
     description = "The queued and running jobs and the last 100 that ended (since the server started), newest first.",
     responses(
-        (status = 200, description = "The jobs", body = Vec<Object>, example = json!([{"name": "NAME", "status": "running", "iterations_done": 420, "max_iterations": 1000, "progress": 0.42, "created_at": "2026-11-27T10:50:44Z", "started_at": "2026-11-27T10:50:44Z", "finished_at": null, "eta_seconds": 12.5, "cancel_requested": false, "error": null}])),
+        (status = 200, description = "The jobs", body = Vec<JobOut>, example = json!([{"name": "NAME", "status": "running", "iterations_done": 420, "max_iterations": 1000, "progress": 0.42, "created_at": "2026-11-27T10:50:44Z", "started_at": "2026-11-27T10:50:44Z", "finished_at": null, "eta_seconds": 12.5, "cancel_requested": false, "error": null}])),
     ))]
-pub async fn list(State(state): State<AppState>) -> Json<Vec<Value>> {
+pub async fn list(State(state): State<AppState>) -> Json<Vec<JobOut>> {
     Json(
         (state.jobs.list().iter())
             .map(|job| describe(&job.view()))
@@ -63,18 +104,16 @@ pub async fn list(State(state): State<AppState>) -> Json<Vec<Value>> {
     description = "Where a training stands: status (queued, running, succeeded, failed, cancelled), progress 0..1, ETA while running, and whether a cancel was asked that it has not yet obeyed.",
     params(("name" = String, Path, description = "Model name, e.g. 10X10_100N")),
     responses(
-        (status = 200, description = "The job", body = Object, example = json!({"name": "NAME", "status": "running", "iterations_done": 420, "max_iterations": 1000, "progress": 0.42, "created_at": "2026-11-27T10:50:44Z", "started_at": "2026-11-27T10:50:44Z", "finished_at": null, "eta_seconds": 12.5, "cancel_requested": false, "error": null})),
-        (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})), (status = 404, description = "No such job", body = Object, example = json!({"message": "no job named \"x\"", "code": "job_not_found"})),
+        (status = 200, description = "The job", body = JobOut, example = json!({"name": "NAME", "status": "running", "iterations_done": 420, "max_iterations": 1000, "progress": 0.42, "created_at": "2026-11-27T10:50:44Z", "started_at": "2026-11-27T10:50:44Z", "finished_at": null, "eta_seconds": 12.5, "cancel_requested": false, "error": null})),
+        (status = 404, description = "No such job", body = ErrorOut, example = json!({"message": "no job named \"x\"", "code": "job_not_found"})),
     ))]
 pub async fn get(
     State(state): State<AppState>,
     ModelName(name): ModelName,
-) -> Result<Json<Value>, Failure> {
+) -> Result<Json<JobOut>, Failure> {
     let lookup = name.clone();
-    let status = tokio::task::spawn_blocking(move || job_status(&state, &lookup))
-        .await
-        .map_err(|_| ApiError::Internal)?;
-    status
+    blocking(move || job_status(&state, &lookup))
+        .await?
         .map(Json)
         .ok_or_else(|| ApiError::JobNotFound(name).into())
 }
@@ -83,23 +122,25 @@ pub async fn get(
     description = "Cancels a job. A queued job is cancelled at once (200) and leaves the queue; a running one is asked to stop (202, cancel_requested) and is cancelled within a second; an ended one is 409.",
     params(("name" = String, Path, description = "Model name, e.g. 10X10_100N")),
     responses(
-        (status = 200, description = "The queued job is cancelled", body = Object, example = json!({"name": "NAME", "status": "cancelled"})),
-        (status = 202, description = "The running job is asked to stop", body = Object, example = json!({"name": "NAME", "status": "running", "cancel_requested": true})),
-        (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})), (status = 404, description = "No such job", body = Object, example = json!({"message": "no job named \"x\"", "code": "job_not_found"})), (status = 409, description = "The job has already ended", body = Object, example = json!({"message": "the job \"NAME\" has already ended (succeeded): nothing to cancel", "code": "conflict"})),
+        (status = 200, description = "The queued job is cancelled", body = CancelOut, example = json!({"name": "NAME", "status": "cancelled"})),
+        (status = 202, description = "The running job is asked to stop", body = CancelOut, example = json!({"name": "NAME", "status": "running", "cancel_requested": true})),
+        (status = 404, description = "No such job", body = ErrorOut, example = json!({"message": "no job named \"x\"", "code": "job_not_found"})),
+        (status = 409, description = "The job has already ended", body = ErrorOut, example = json!({"message": "the job \"NAME\" has already ended (succeeded): nothing to cancel", "code": "conflict"})),
     ))]
 pub async fn cancel(
     State(state): State<AppState>,
     ModelName(name): ModelName,
-) -> Result<(StatusCode, Json<Value>), Failure> {
+) -> Result<(StatusCode, Json<CancelOut>), Failure> {
     let view = state.jobs.cancel(&name).await.map_err(ApiError::from)?;
-    Ok(match view.meta.status {
-        TrainingStatus::Running => (
-            StatusCode::ACCEPTED,
-            Json(json!({"name": name, "status": "running", "cancel_requested": true})),
-        ),
-        status => (
-            StatusCode::OK,
-            Json(json!({"name": name, "status": status})),
-        ),
-    })
+    let status = view.meta.status;
+    let answer = CancelOut {
+        name,
+        status: status.as_str(),
+        cancel_requested: status == TrainingStatus::Running,
+    };
+    let code = match status {
+        TrainingStatus::Running => StatusCode::ACCEPTED,
+        _ => StatusCode::OK,
+    };
+    Ok((code, Json(answer)))
 }

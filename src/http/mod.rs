@@ -12,6 +12,7 @@ mod name;
 mod origin;
 mod pictures;
 mod predict;
+mod schema;
 mod server;
 mod state;
 mod train;
@@ -93,12 +94,14 @@ struct RouterSettings {
     body_timeout: Duration,
     body_deadline: Duration,
     origins: origin::OriginPolicy,
+    documented: schema::DocumentedLimits,
 }
 
 /// The whole API over `state`; `/docs` is the interactive page over `/openapi.json`, and `/`
 /// the web page, their assets built into the binary.
 fn router(state: AppState, settings: RouterSettings) -> Router {
-    let (routes, document) = api().split_for_parts();
+    let (routes, mut document) = api().split_for_parts();
+    schema::complete(&mut document, &settings.documented);
     let requests = state.requests.clone();
     let body = settings.body;
     let origins = settings.origins;
@@ -209,6 +212,11 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
         body_timeout: Duration::from_secs(args.body_timeout_seconds),
         body_deadline: Duration::from_secs(args.body_deadline_seconds),
         origins: origin::OriginPolicy::new(&args.allowed_origins, &args.trusted_proxies),
+        documented: schema::DocumentedLimits {
+            max_iterations: args.max_iterations,
+            max_nodes: args.max_nodes,
+            max_body_bytes: args.max_body_bytes,
+        },
     };
     let app = Router::new()
         .fallback_service(MapRequestLayer::new(trim_trailing_slash).layer(router(state, settings)));

@@ -5,13 +5,16 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::body::read_body;
-use super::error::{ApiError, Failure};
+use super::error::{ApiError, ErrorOut, Failure};
 use super::jobs::job_status;
 use super::name::{DownloadName, ModelName};
+use super::schema::status_schema;
 use super::state::AppState;
 use crate::storage::{ModelMeta, NpyError, StorageError, TrainingStatus, weights_from_npy};
 
@@ -28,9 +31,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<String>>, Fa
     params(("name" = String, Path, description = "Model name, e.g. 10X10_100N")),
     responses(
         (status = 200, description = "The .npy bytes", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})),
-        (status = 404, description = "No such model, or its job is still queued or running (the body then has status and progress)", body = Object, example = json!({"message": "the model \"NAME\" is not trained yet: its job is running", "code": "model_not_found", "status": "running", "progress": 0.42})),
-        (status = 410, description = "The job was cancelled", body = Object, example = json!({"message": "the training of \"NAME\" was cancelled", "code": "job_cancelled"})), (status = 500, description = "The training failed", body = Object, example = json!({"message": "the training of \"NAME\" failed: interrupted", "code": "job_failed"})),
+        (status = 404, description = "No such model, or its job is still queued or running (the body then has status and progress)", body = ErrorOut, example = json!({"message": "the model \"NAME\" is not trained yet: its job is running", "code": "model_not_found", "status": "running", "progress": 0.42})),
+        (status = 410, description = "The job was cancelled", body = ErrorOut, example = json!({"message": "the training of \"NAME\" was cancelled", "code": "job_cancelled"})), (status = 500, description = "The training failed", body = ErrorOut, example = json!({"message": "the training of \"NAME\" failed: interrupted", "code": "job_failed"})),
     ))]
 pub async fn download(
     State(state): State<AppState>,
@@ -65,7 +67,7 @@ pub async fn download(
             TrainingStatus::Cancelled => return Err(ApiError::JobCancelled(name).into()),
             pending @ (TrainingStatus::Queued | TrainingStatus::Running) => {
                 let status = pending.as_str();
-                let detail = job_status(&state, &name).unwrap_or(Value::Null);
+                let detail = job_status(&state, &name).map_or(Value::Null, |job| json!(job));
                 return Err(ApiError::ModelPending {
                     name,
                     status,
@@ -90,33 +92,77 @@ pub async fn download(
         .into_response())
 }
 
-/// What `/models` shows of a model.
-fn summary(meta: &ModelMeta) -> Value {
-    json!({
-        "name": meta.name,
-        "grid_shape": meta.grid_shape,
-        "dim": meta.dim,
-        "created_at": meta.created_at,
-        "seed": meta.seed,
-        "learning_rate": meta.learning_rate,
-        "max_iterations": meta.max_iterations,
-        "quantization_error": meta.quantization_error,
-        "topographic_error": meta.topographic_error,
-        "training_seconds": meta.training_seconds,
-    })
+/// What `/models` shows of a model; `null` where unknown (a map imported or dropped in by hand
+/// knows only its weights).
+#[derive(Serialize, ToSchema)]
+pub struct ModelOut {
+    name: String,
+    /// `[rows, columns]`.
+    #[schema(value_type = Option<[u64; 2]>)]
+    grid_shape: Option<[usize; 2]>,
+    /// Components of each node's weight vector.
+    dim: Option<usize>,
+    /// When the training was accepted (RFC 3339, UTC).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    created_at: Option<Timestamp>,
+    seed: Option<u64>,
+    learning_rate: Option<f64>,
+    max_iterations: Option<usize>,
+    quantization_error: Option<f64>,
+    topographic_error: Option<f64>,
+    training_seconds: Option<f64>,
+}
+
+impl From<&ModelMeta> for ModelOut {
+    fn from(meta: &ModelMeta) -> Self {
+        ModelOut {
+            name: meta.name.clone(),
+            grid_shape: meta.grid_shape,
+            dim: meta.dim,
+            created_at: meta.created_at,
+            seed: meta.seed,
+            learning_rate: meta.learning_rate,
+            max_iterations: meta.max_iterations,
+            quantization_error: meta.quantization_error,
+            topographic_error: meta.topographic_error,
+            training_seconds: meta.training_seconds,
+        }
+    }
+}
+
+/// One model: its summary and where its training stands.
+#[derive(Serialize, ToSchema)]
+pub struct ModelDetailOut {
+    #[serde(flatten)]
+    summary: ModelOut,
+    #[schema(schema_with = status_schema)]
+    status: &'static str,
+    /// When the training ended (RFC 3339, UTC).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    finished_at: Option<Timestamp>,
+    /// Why the training failed, when it did.
+    error: Option<String>,
+}
+
+/// The answer of `DELETE /models/{name}`.
+#[derive(Serialize, ToSchema)]
+pub struct DeletedOut {
+    name: String,
+    /// Always true.
+    deleted: bool,
 }
 
 /// `GET /models`: every complete model with what is known of it.
 #[utoipa::path(get, path = "/models", tag = "models",
     description = "Every complete model with what is known of it (null where unknown, e.g. a .npy dropped in by hand).",
-    responses((status = 200, description = "Model summaries", body = Vec<Object>, example = json!([{"name": "10X10_100N", "grid_shape": [10, 10], "dim": 3, "created_at": "2026-11-27T09:30:00Z", "seed": 1, "learning_rate": 0.1, "max_iterations": 100, "quantization_error": 0.01, "topographic_error": 0.0, "training_seconds": 0.0002}]))))]
-pub async fn list_details(State(state): State<AppState>) -> Result<Json<Vec<Value>>, Failure> {
+    responses((status = 200, description = "Model summaries", body = Vec<ModelOut>, example = json!([{"name": "10X10_100N", "grid_shape": [10, 10], "dim": 3, "created_at": "2026-11-27T09:30:00Z", "seed": 1, "learning_rate": 0.1, "max_iterations": 100, "quantization_error": 0.01, "topographic_error": 0.0, "training_seconds": 0.0002}]))))]
+pub async fn list_details(State(state): State<AppState>) -> Result<Json<Vec<ModelOut>>, Failure> {
     let summaries = blocking(move || {
         let names = state.store.list()?;
         let summaries = names
             .iter()
             .filter_map(|name| match state.store.describe(name) {
-                Ok(meta) => Some(summary(&meta)),
+                Ok(meta) => Some(ModelOut::from(&meta)),
                 // Deleted since the listing was made.
                 Err(StorageError::NotFound(_)) => None,
                 Err(err) => {
@@ -136,11 +182,11 @@ pub async fn list_details(State(state): State<AppState>) -> Result<Json<Vec<Valu
 #[utoipa::path(get, path = "/models/{name}", tag = "models", operation_id = "get_model",
     description = "One model's summary, plus status, finished_at and error; also while its job is queued or running.",
     params(("name" = String, Path, description = "Model name, e.g. 10X10_100N")),
-    responses((status = 200, description = "The model", body = Object), (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})), (status = 404, description = "No such model", body = Object, example = json!({"message": "no model named \"x\"", "code": "model_not_found"}))))]
+    responses((status = 200, description = "The model", body = ModelDetailOut), (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"}))))]
 pub async fn get(
     State(state): State<AppState>,
     ModelName(name): ModelName,
-) -> Result<Json<Value>, Failure> {
+) -> Result<Json<ModelDetailOut>, Failure> {
     let meta = match state.jobs.get(&name) {
         Some(job) => job.meta(),
         None => {
@@ -148,11 +194,12 @@ pub async fn get(
             blocking(move || store.describe(&name)).await??
         }
     };
-    let mut body = summary(&meta);
-    body["status"] = json!(meta.status);
-    body["finished_at"] = json!(meta.finished_at);
-    body["error"] = json!(meta.error);
-    Ok(Json(body))
+    Ok(Json(ModelDetailOut {
+        summary: ModelOut::from(&meta),
+        status: meta.status.as_str(),
+        finished_at: meta.finished_at,
+        error: meta.error,
+    }))
 }
 
 /// `DELETE /models/{name}`: removes its files and cached map; 409 while it trains.
@@ -160,13 +207,13 @@ pub async fn get(
     description = "Removes the model's files and its cached map.",
     params(("name" = String, Path, description = "Model name, e.g. 10X10_100N")),
     responses(
-        (status = 200, description = "Deleted", body = Object, example = json!({"name": "my-map", "deleted": true})),
-        (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})), (status = 404, description = "No such model", body = Object, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 409, description = "The model is still training: cancel its job first", body = Object, example = json!({"message": "the model \"NAME\" is still training: cancel its job with DELETE /jobs/NAME first", "code": "conflict"})),
+        (status = 200, description = "Deleted", body = DeletedOut, example = json!({"name": "my-map", "deleted": true})),
+        (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 409, description = "The model is still training: cancel its job first", body = ErrorOut, example = json!({"message": "the model \"NAME\" is still training: cancel its job with DELETE /jobs/NAME first", "code": "conflict"})),
     ))]
 pub async fn delete(
     State(state): State<AppState>,
     ModelName(name): ModelName,
-) -> Result<Json<Value>, Failure> {
+) -> Result<Json<DeletedOut>, Failure> {
     state.jobs.forget(&name).map_err(ApiError::from)?;
     let deleted = name.clone();
     blocking(move || {
@@ -177,13 +224,18 @@ pub async fn delete(
     })
     .await??;
     tracing::info!(model = %name, "model deleted");
-    Ok(Json(json!({"name": name, "deleted": true})))
+    Ok(Json(DeletedOut {
+        name,
+        deleted: true,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportOptions {
     /// Replace a model of the same name instead of answering 409.
     #[serde(default)]
+    #[param(value_type = Option<bool>)]
     replace: bool,
 }
 
@@ -191,12 +243,12 @@ pub struct ImportOptions {
 /// like any stored file and against the size limits. 201 when new, 200 when it replaced one.
 #[utoipa::path(put, path = "/models/{name}", tag = "models", operation_id = "import_model",
     description = "Imports a map made elsewhere: the body is the bytes of a .npy of shape (rows, cols, D), f32 or f64, either byte order, C or Fortran order.",
-    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), ("replace" = Option<bool>, Query, description = "Replace a model of that name (otherwise 409)")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "A .npy file"),
+    params(("name" = String, Path, description = "Model name, e.g. my-map"), ImportOptions),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "A .npy file (any Content-Type is accepted)"),
     responses(
-        (status = 201, description = "Imported", body = Object),
-        (status = 200, description = "Replaced an existing model", body = Object),
-        (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})), (status = 409, description = "A model of that name exists (add ?replace=true), or it is training", body = Object, example = json!({"message": "a model named \"my-map\" already exists: PUT /models/my-map?replace=true replaces it", "code": "conflict"})), (status = 422, description = "Not a usable .npy of weights, or too large", body = Object, example = json!({"message": "the body is not a usable .npy of weights (rows, cols, dim): the array has shape [4, 6]; a map needs 3 dimensions (rows, cols, dim)", "code": "invalid_data"})), (status = 413, description = "The body is over the limit", body = Object, example = json!({"message": "the request body is over the limit of 67108864 bytes", "code": "body_too_large"})),
+        (status = 201, description = "Imported", body = ModelOut),
+        (status = 200, description = "Replaced an existing model", body = ModelOut),
+        (status = 409, description = "A model of that name exists (add ?replace=true), or it is training", body = ErrorOut, example = json!({"message": "a model named \"my-map\" already exists: PUT /models/my-map?replace=true replaces it", "code": "conflict"})), (status = 422, description = "Not a usable .npy of weights, too large, or replace is not true or false", body = ErrorOut, example = json!({"message": "the body is not a usable .npy of weights (rows, cols, dim): the array has shape [4, 6]; a map needs 3 dimensions (rows, cols, dim)", "code": "invalid_data"})),
     ))]
 pub async fn import(
     State(state): State<AppState>,
@@ -258,7 +310,7 @@ pub async fn import(
     } else {
         StatusCode::CREATED
     };
-    Ok((status, Json(summary(&meta))).into_response())
+    Ok((status, Json(ModelOut::from(&meta))).into_response())
 }
 
 /// FNV-1a: a stable fingerprint of a file's bytes for its `ETag`.
@@ -270,14 +322,31 @@ pub(super) fn fingerprint(bytes: &[u8]) -> u64 {
 
 #[utoipa::path(get, path = "/health", tag = "service",
     description = "Whether the service is up, and its jobs.",
-    responses((status = 200, description = "Up", body = Object, example = json!({"status": "ok", "version": "0.1.0", "jobs": {"queued": 0, "running": 1}}))))]
-pub async fn health(State(state): State<AppState>) -> Json<Value> {
+    responses((status = 200, description = "Up", body = HealthOut, example = json!({"status": "ok", "version": "0.1.0", "jobs": {"queued": 0, "running": 1}}))))]
+pub async fn health(State(state): State<AppState>) -> Json<HealthOut> {
     let (queued, running) = state.jobs.counts();
-    Json(json!({
-        "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
-        "jobs": {"queued": queued, "running": running},
-    }))
+    Json(HealthOut {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        jobs: JobCountsOut { queued, running },
+    })
+}
+
+/// The answer of `/health`.
+#[derive(Serialize, ToSchema)]
+pub struct HealthOut {
+    /// Always "ok".
+    status: &'static str,
+    /// The server's version.
+    version: &'static str,
+    jobs: JobCountsOut,
+}
+
+/// Trainings waiting for a slot and training now.
+#[derive(Serialize, ToSchema)]
+pub struct JobCountsOut {
+    queued: usize,
+    running: usize,
 }
 
 /// Runs blocking work (file reads, CPU work) off the async runtime's threads.

@@ -6,18 +6,22 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::body::{JsonBody, RequestBody};
-use super::error::{ApiError, Failure};
+use super::error::{ApiError, ErrorOut, Failure};
 use super::models::{blocking, fingerprint};
 use super::name::ModelName;
 use super::predict::{VectorsIn, predict_abandonable};
 use super::state::AppState;
 use crate::render::{self, Picture};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PictureOptions {
-    /// Pixels per node.
+    /// Pixels per node (default: about 400 pixels across; at most 4 megapixels, so at most
+    /// 2000 on a 1 x 1 map and 200 on a 10 x 10 one).
+    #[param(minimum = 1)]
     scale: Option<usize>,
 }
 
@@ -138,8 +142,8 @@ async fn get_picture(
 
 #[utoipa::path(get, path = "/models/{name}/image.png", tag = "pictures",
     description = "The map: node (r, c) fills columns [c*s, (c+1)*s) and rows [r*s, (r+1)*s), no margin. D=3 is RGB (min-max scaled per channel if outside [0, 1]), D=1 grey, other D the first principal components; the header X-Colour-Mapping says which. A huge map is averaged down (X-Nodes-Per-Pixel).",
-    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), ("scale" = Option<usize>, Query, description = "Pixels per node (default: about 400 pixels across; at most 4 megapixels)")),
-    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})), (status = 404, description = "No such model", body = Object, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Scale 0 or too large", body = Object, example = json!({"message": "scale 0 is not possible for a 10x10 map: use 1 to 200 pixels per node", "code": "invalid_scale"}))))]
+    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), PictureOptions),
+    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Scale 0 or too large", body = ErrorOut, example = json!({"message": "scale 0 is not possible for a 10x10 map: use 1 to 200 pixels per node", "code": "invalid_scale"}))))]
 pub async fn map(
     State(state): State<AppState>,
     ModelName(name): ModelName,
@@ -151,8 +155,8 @@ pub async fn map(
 
 #[utoipa::path(get, path = "/models/{name}/umatrix.png", tag = "pictures",
     description = "The U-matrix: each node's mean distance to its 8 neighbours, as a heat map with a colour bar. High values are boundaries between clusters.",
-    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), ("scale" = Option<usize>, Query, description = "Pixels per node (default: about 400 pixels across; at most 4 megapixels)")),
-    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})), (status = 404, description = "No such model", body = Object, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Scale 0 or too large", body = Object, example = json!({"message": "scale 0 is not possible for a 10x10 map: use 1 to 200 pixels per node", "code": "invalid_scale"}))))]
+    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), PictureOptions),
+    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Scale 0 or too large", body = ErrorOut, example = json!({"message": "scale 0 is not possible for a 10x10 map: use 1 to 200 pixels per node", "code": "invalid_scale"}))))]
 pub async fn umatrix(
     State(state): State<AppState>,
     ModelName(name): ModelName,
@@ -165,7 +169,7 @@ pub async fn umatrix(
 #[utoipa::path(get, path = "/models/{name}/curves.png", tag = "pictures",
     description = "The neighbourhood radius and learning rate of every iteration, from the model's training record.",
     params(("name" = String, Path, description = "Model name, e.g. 10X10_100N")),
-    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})), (status = 404, description = "No such model", body = Object, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 404, description = "The model has no training record (imported or dropped in by hand)", body = Object, example = json!({"message": "there is nothing to draw: the training record has no per-iteration radius or learning rate", "code": "not_found"}))))]
+    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 404, description = "No such model, or it has no training record (imported or dropped in by hand)", body = ErrorOut, example = json!({"message": "there is nothing to draw: the training record has no per-iteration radius or learning rate", "code": "not_found"}))))]
 pub async fn curves(
     State(state): State<AppState>,
     ModelName(name): ModelName,
@@ -216,9 +220,9 @@ async fn post_picture(
 
 #[utoipa::path(post, path = "/models/{name}/hits.png", tag = "pictures",
     description = "The map with a disc on every node that is the best match of some vectors, its area in proportion to their number.",
-    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), ("scale" = Option<usize>, Query, description = "Pixels per node (default: about 400 pixels across; at most 4 megapixels)")),
-    request_body(content = Object, description = "Vectors as for /predict: test_data nested n x D, or flat with test_data_shape", example = json!({"test_data": [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]})),
-    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})), (status = 404, description = "No such model", body = Object, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Invalid vectors or scale", body = Object, example = json!({"message": "the vectors have 2 components but the map's nodes have 3", "code": "dimension_mismatch"}))))]
+    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), PictureOptions),
+    request_body(content = VectorsIn, content_type = "application/json", description = "Vectors as for /predict: test_data nested n x D, or flat with test_data_shape"),
+    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Invalid vectors or scale", body = ErrorOut, example = json!({"message": "the vectors have 2 components but the map's nodes have 3", "code": "dimension_mismatch"}))))]
 pub async fn hits(
     State(state): State<AppState>,
     ModelName(name): ModelName,
@@ -230,9 +234,9 @@ pub async fn hits(
 
 #[utoipa::path(post, path = "/models/{name}/predictions.png", tag = "pictures",
     description = "The map with each vector drawn at its best-matching node, in its own colour, labelled with its index.",
-    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), ("scale" = Option<usize>, Query, description = "Pixels per node (default: about 400 pixels across; at most 4 megapixels)")),
-    request_body(content = Object, description = "Vectors as for /predict: test_data nested n x D, or flat with test_data_shape", example = json!({"test_data": [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]})),
-    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 400, description = "The name breaks the naming rule", body = Object, example = json!({"message": "invalid model name \"../x\": use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.'", "code": "invalid_name"})), (status = 404, description = "No such model", body = Object, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Invalid vectors or scale", body = Object, example = json!({"message": "the vectors have 2 components but the map's nodes have 3", "code": "dimension_mismatch"}))))]
+    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), PictureOptions),
+    request_body(content = VectorsIn, content_type = "application/json", description = "Vectors as for /predict: test_data nested n x D, or flat with test_data_shape"),
+    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Invalid vectors or scale", body = ErrorOut, example = json!({"message": "the vectors have 2 components but the map's nodes have 3", "code": "dimension_mismatch"}))))]
 pub async fn predictions(
     State(state): State<AppState>,
     ModelName(name): ModelName,

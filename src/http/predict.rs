@@ -23,15 +23,16 @@ use crate::storage::validate_name;
 #[schema(example = json!({"model_name": "10X10_100N", "test_data": [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]}))]
 pub struct PredictIn {
     /// The model's name.
-    #[schema(required, value_type = String, pattern = r"^[A-Za-z0-9_\-][A-Za-z0-9._\-]{0,199}$", min_length = 1, max_length = 200)]
+    #[schema(required, schema_with = super::schema::name_schema)]
     model_name: Option<Loose>,
     /// The vectors: nested `n x D`, or flat with `test_data_shape`; an empty list gives `[]`.
     #[serde(default)]
     #[schema(required, schema_with = super::wire::samples_schema)]
     test_data: Samples,
     /// `[n, D]`: the shape of a flat `test_data`.
-    #[schema(value_type = Option<[u64; 2]>)]
+    #[schema(value_type = Option<[u64; 2]>, min_items = 2, max_items = 2)]
     test_data_shape: Option<Loose>,
+    /// Errors carry their chain of causes in `exception`.
     #[schema(value_type = Option<bool>, default = false)]
     debug_mode: Option<Loose>,
 }
@@ -48,12 +49,14 @@ impl RequestBody for PredictIn {
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"test_data": [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]}))]
 pub struct VectorsIn {
-    /// The vectors: nested `n x D`, or flat with `test_data_shape`.
+    /// The vectors, at least one: nested `n x D`, or flat with `test_data_shape`.
     #[serde(default)]
-    #[schema(required, schema_with = super::wire::samples_schema)]
+    #[schema(required, schema_with = super::wire::some_samples_schema)]
     test_data: Samples,
-    #[schema(value_type = Option<[u64; 2]>)]
+    /// `[n, D]`: the shape of a flat `test_data`.
+    #[schema(value_type = Option<[u64; 2]>, min_items = 2, max_items = 2)]
     test_data_shape: Option<Loose>,
+    /// Errors carry their chain of causes in `exception`.
     #[schema(value_type = Option<bool>, default = false)]
     debug_mode: Option<Loose>,
 }
@@ -68,6 +71,7 @@ impl RequestBody for VectorsIn {
 impl VectorsIn {
     /// The vectors, at least one.
     pub fn into_vectors(self) -> Result<Array2<f64>, ApiError> {
+        Loose::flag("debug_mode", &self.debug_mode)?;
         self.test_data
             .into_array("test_data", "test_data_shape", &self.test_data_shape)?
             .ok_or_else(|| ApiError::InvalidValue {
@@ -128,6 +132,7 @@ pub async fn predict(
 ) -> Result<Json<PredictOut>, Failure> {
     let debug = value.debug_mode();
     let parsed = (|| {
+        Loose::flag("debug_mode", &value.debug_mode)?;
         let name = match present("model_name", &value.model_name)? {
             Loose::Text(name) => name.clone(),
             _ => {

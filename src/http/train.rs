@@ -27,15 +27,16 @@ pub struct TrainIn {
     /// The samples: nested `n x D` rows of equal length, or a flat list with
     /// `training_data_shape`.
     #[serde(default)]
-    #[schema(required, schema_with = super::wire::samples_schema)]
+    #[schema(required, schema_with = super::wire::some_samples_schema)]
     training_data: Samples,
     /// `[n, D]`: the shape of a flat `training_data` (must agree with nested rows).
-    #[schema(value_type = Option<[u64; 2]>)]
+    #[schema(value_type = Option<[u64; 2]>, min_items = 2, max_items = 2)]
     training_data_shape: Option<Loose>,
     /// `[rows, columns]` of the map.
     #[schema(required, value_type = [u64; 2], min_items = 2, max_items = 2)]
     grid_shape: Option<Loose>,
-    /// Iterations; each presents every sample once.
+    /// Iterations; each presents every sample once. The maximum is the server's
+    /// `--max-iterations`.
     #[schema(required, value_type = u64, minimum = 1, maximum = 1_000_000)]
     max_iterations: Option<Loose>,
     /// Initial learning rate, `0 < rate <= 1`.
@@ -54,15 +55,15 @@ pub struct TrainIn {
     /// only by serde, so that they are not named as unknown fields.
     #[allow(dead_code)]
     #[serde(rename = "pp_FIND_BMU")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pp_find_bmu: Option<Loose>,
     #[allow(dead_code)]
     #[serde(rename = "pp_INF_BMU_W")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pp_inf_bmu_w: Option<Loose>,
     #[allow(dead_code)]
     #[serde(rename = "pp_INF_BMU_POS")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pp_inf_bmu_pos: Option<Loose>,
 }
 
@@ -100,6 +101,7 @@ fn parse(body: JsonBody<TrainIn>, state: &AppState) -> Result<TrainRequest, Fail
     } = body;
     let debug = body.debug_mode();
     let parsed = (|| {
+        Loose::flag("debug_mode", &body.debug_mode)?;
         let verbose = Loose::flag("verbose", &body.verbose)?;
         let [rows, cols] = grid_shape(&body.grid_shape)?;
         present("max_iterations", &body.max_iterations)?;

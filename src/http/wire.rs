@@ -458,18 +458,29 @@ fn not_a_number(row: Option<usize>, index: usize, what: &str) -> ApiError {
 }
 
 /// The schema of a data array: rows of numbers (all of one length), or a flat list of numbers
-/// with its shape given beside it.
+/// with its shape given beside it; empty or not.
 pub fn samples_schema() -> impl Into<RefOr<Schema>> {
+    samples_with_at_least(0)
+}
+
+/// The schema of a data array of at least one vector.
+pub fn some_samples_schema() -> impl Into<RefOr<Schema>> {
+    samples_with_at_least(1)
+}
+
+fn samples_with_at_least(items: usize) -> AnyOfBuilder {
     let number = || ObjectBuilder::new().schema_type(Type::Number);
     AnyOfBuilder::new()
         .item(
             ArrayBuilder::new()
                 .items(ArrayBuilder::new().items(number()).min_items(Some(1)))
+                .min_items(Some(items))
                 .description(Some("n rows of D numbers each")),
         )
         .item(
             ArrayBuilder::new()
                 .items(number())
+                .min_items(Some(items))
                 .description(Some("n x D numbers, row after row, with the shape beside")),
         )
 }

@@ -33,7 +33,8 @@ pub enum SomError {
         len: usize,
         expected: usize,
     },
-    #[error("the data shape [{rows}, {cols}] needs {} values but {len} were sent", rows * cols)]
+    // u128: a client's shape may be two huge numbers, whose product must not overflow.
+    #[error("the data shape [{rows}, {cols}] needs {} values but {len} were sent", *rows as u128 * *cols as u128)]
     ShapeMismatch {
         rows: usize,
         cols: usize,

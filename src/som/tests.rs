@@ -589,6 +589,19 @@ fn rows_of_unequal_length_are_refused() {
 }
 
 #[test]
+fn a_shape_whose_size_overflows_is_refused_with_its_true_size() {
+    let err = data_from_flat(vec![0.0; 4], [usize::MAX, 2]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the data shape [{}, 2] needs {} values but 4 were sent",
+            usize::MAX,
+            usize::MAX as u128 * 2
+        )
+    );
+}
+
+#[test]
 fn a_flat_array_that_does_not_fill_its_shape_is_refused() {
     assert_eq!(
         data_from_flat(vec![0.0; 5], [2, 3]),
