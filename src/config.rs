@@ -134,6 +134,9 @@ pub struct TrainArgs {
     /// Training data: .npy (2-D), .csv (numbers, optional header row) or .json (nested array).
     #[arg(long)]
     pub data: PathBuf,
+    /// CSV field separator: one character, or `tab` (default: detected among `,` `;` and tab).
+    #[arg(long, value_parser = crate::cli::parse_delimiter)]
+    pub delimiter: Option<char>,
     /// Grid shape as ROWSxCOLS, e.g. 10x10.
     #[arg(long, value_parser = parse_grid)]
     pub grid: [usize; 2],
@@ -170,6 +173,9 @@ pub struct PredictArgs {
     /// Vectors: .npy (2-D), .csv or .json, as for training.
     #[arg(long)]
     pub data: PathBuf,
+    /// CSV field separator, as for training.
+    #[arg(long, value_parser = crate::cli::parse_delimiter)]
+    pub delimiter: Option<char>,
     #[command(flatten)]
     pub models: ModelsDir,
 }
@@ -185,9 +191,12 @@ pub struct SamplesArgs {
 
 #[derive(Debug, Args)]
 pub struct HealthArgs {
-    /// The server's health URL (plain http).
-    #[arg(default_value = "http://127.0.0.1:8000/health")]
-    pub url: String,
+    /// The server's health URL (plain http; default: http://127.0.0.1:PORT/health).
+    pub url: Option<String>,
+    /// The local server's port when no URL is given: the same `PORT` the server reads, so a
+    /// container's health check follows it.
+    #[arg(long, env = "PORT", default_value_t = 8000)]
+    pub port: u16,
     /// Seconds to wait for the answer.
     #[arg(long, default_value_t = 3)]
     pub timeout: u64,

@@ -9,11 +9,45 @@ use ndarray::{Array2, Array3};
 use ndarray_npy::{read_npy, write_npy};
 
 fn kohonen(args: &[&str]) -> Output {
+    kohonen_with_env(args, &[])
+}
+
+fn kohonen_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kohonen"))
         .args(args)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .output()
         .expect("the binary runs")
+}
+
+/// `kohonen train` of `data` on a 3x3 map into `out`, with `extra` flags.
+fn train_into(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "train",
+        "--data",
+        s(data),
+        "--grid",
+        "3x3",
+        "--iterations",
+        "5",
+        "--seed",
+        "1",
+        "--out",
+        s(out),
+    ];
+    args.extend(extra);
+    kohonen(&args)
+}
+
+/// The summary of a training that must have succeeded.
+fn summary(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the summary is JSON")
 }
 
 fn repo(path: &str) -> PathBuf {
@@ -191,7 +225,11 @@ fn train_from_csv_with_a_seed_stores_a_named_model_that_predict_reads() {
             "--force",
         ])
     };
-    assert!(train("7").status.success());
+    let report = summary(&train("7"));
+    assert_eq!(
+        (report["samples"].as_u64(), report["dim"].as_u64()),
+        (Some(3), Some(3))
+    );
     let first: Array3<f64> = read_npy(models.join("mine.npy")).unwrap();
     assert_eq!(first.shape(), [4, 3, 3]);
     assert!(train("7").status.success());
@@ -309,4 +347,129 @@ async fn health_exits_0_for_a_running_server_and_1_once_it_is_gone() {
     assert!(String::from_utf8_lossy(&down.stderr).contains("not healthy"));
     let bad = ask("https://example.org/health".into()).await.unwrap();
     assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn a_typo_in_the_first_csv_row_is_an_error_naming_its_line_and_column_not_a_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("typo.csv");
+    std::fs::write(&csv, "1,O,0\n0,1,0\n0,0,1\n").unwrap();
+    let out_path = dir.path().join("w.npy");
+    let out = train_into(&csv, &out_path, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("line 1, column 2: \"O\" is not a number"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!out_path.exists());
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped_and_the_summary_counts_every_row_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, text, samples) in [
+        (
+            "bom.csv",
+            "\u{feff}0.1,0.2,0.3\n0.9,0.1,0.2\n0.2,0.2,0.9\n",
+            3,
+        ),
+        (
+            "bom-header.csv",
+            "\u{feff}r,g,b\n0.9,0.1,0.2\n0.2,0.2,0.9\n",
+            2,
+        ),
+    ] {
+        let csv = dir.path().join(file);
+        std::fs::write(&csv, text).unwrap();
+        let report = summary(&train_into(
+            &csv,
+            &dir.path().join(format!("{file}.npy")),
+            &[],
+        ));
+        assert_eq!(report["samples"], samples, "{file}");
+        assert_eq!(report["dim"], 3, "{file}");
+    }
+}
+
+#[test]
+fn semicolon_and_tab_files_are_read_and_any_other_delimiter_can_be_given() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, text, flags) in [
+        (
+            "semicolons.csv",
+            "r;g\n0.1;0.2\n0.3;0.4\n0.5;0.6\n0.7;0.8\n",
+            &[][..],
+        ),
+        (
+            "tabs.csv",
+            "0.1\t0.2\n0.3\t0.4\n0.5\t0.6\n0.7\t0.8\n",
+            &[][..],
+        ),
+        (
+            "pipes.csv",
+            "0.1|0.2\n0.3|0.4\n0.5|0.6\n0.7|0.8\n",
+            &["--delimiter", "|"][..],
+        ),
+    ] {
+        let csv = dir.path().join(file);
+        std::fs::write(&csv, text).unwrap();
+        let report = summary(&train_into(
+            &csv,
+            &dir.path().join(format!("{file}.npy")),
+            flags,
+        ));
+        assert_eq!(
+            (report["samples"].clone(), report["dim"].clone()),
+            (4.into(), 2.into()),
+            "{file}"
+        );
+    }
+    let pipes = dir.path().join("pipes.csv");
+    let undetected = train_into(&pipes, &dir.path().join("undetected.npy"), &[]);
+    assert_eq!(undetected.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&undetected.stderr);
+    assert!(
+        stderr.contains("line 2, column 1: \"0.3|0.4\" is not a number"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_out_file_must_be_named_for_what_is_written_into_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("data.json");
+    std::fs::write(&json, "[[0.1,0.2,0.3],[0.4,0.5,0.6]]").unwrap();
+    let png = dir.path().join("a.png");
+    let train = train_into(&json, &png, &[]);
+    assert_eq!(train.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&train.stderr).contains("must end in .npy"));
+    assert!(!png.exists());
+
+    let npy = dir.path().join("a.npy");
+    let weights = repo("tests/fixtures/npy-edge/f64_c_order_4x6x3.npy");
+    let render = kohonen(&["render", s(&weights), "--out", s(&npy)]);
+    assert_eq!(render.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&render.stderr).contains("must end in .png"));
+    assert!(!npy.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_without_a_url_asks_the_port_in_the_port_variable() {
+    let app = common::spawn_app().await;
+    let port = app.address.port().to_string();
+    let ask = |port: String| {
+        tokio::task::spawn_blocking(move || kohonen_with_env(&["health"], &[("PORT", &port)]))
+    };
+    let up = ask(port.clone()).await.unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    app.stop().await;
+    let down = ask(port.clone()).await.unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains(&format!(":{port}/health")));
 }

@@ -10,10 +10,13 @@ use crate::config::HealthArgs;
 /// Exit 0 when the server answers 200 with `"status": "ok"`; 1 (with the reason on stderr)
 /// when it does not answer or answers otherwise; 2 for a URL that is not `http://host[:port]/path`.
 pub fn health(args: HealthArgs) -> Result<(), CliError> {
-    let (host, port, path) = split_url(&args.url)?;
+    let url = args
+        .url
+        .unwrap_or_else(|| format!("http://127.0.0.1:{}/health", args.port));
+    let (host, port, path) = split_url(&url)?;
     let timeout = Duration::from_secs(args.timeout.max(1));
     let answer = ask(&host, port, &path, timeout)
-        .map_err(|err| CliError::Unhealthy(format!("{}: {err}", args.url)))?;
+        .map_err(|err| CliError::Unhealthy(format!("{url}: {err}")))?;
     let status_ok = answer
         .lines()
         .next()
@@ -26,7 +29,7 @@ pub fn health(args: HealthArgs) -> Result<(), CliError> {
         Ok(())
     } else {
         let first_line = answer.lines().next().unwrap_or("no answer");
-        Err(CliError::Unhealthy(format!("{}: {first_line}", args.url)))
+        Err(CliError::Unhealthy(format!("{url}: {first_line}")))
     }
 }
 

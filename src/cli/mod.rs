@@ -23,7 +23,7 @@ use crate::storage::{
 };
 use crate::training::{self, Init, TrainingJob};
 
-pub use data::read_data;
+pub use data::{parse_delimiter, read_data};
 pub use health::health;
 
 /// Why a subcommand failed.
@@ -73,12 +73,7 @@ enum Destination {
 pub fn train(args: TrainArgs) -> Result<(), CliError> {
     let destination = match (&args.out, &args.name) {
         (Some(out), _) => {
-            if out.exists() && !args.force {
-                return Err(CliError::BadInput(format!(
-                    "{} exists: pass --force to replace it",
-                    out.display()
-                )));
-            }
+            check_out(out, "npy", args.force)?;
             Destination::File(out.clone())
         }
         (None, Some(name)) => {
@@ -96,11 +91,12 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
         }
         (None, None) => unreachable!("clap requires --out or --name"),
     };
-    let data = read_data(&args.data)?;
+    let data = read_data(&args.data, args.delimiter)?;
+    let [samples, dim] = [data.nrows(), data.ncols()];
     let [rows, cols] = args.grid;
     let params = SomParams::new(rows, cols, args.iterations)
         .learning_rate(args.learning_rate)
-        .check(data.ncols())?;
+        .check(dim)?;
     let init = match &args.init {
         Some(path) => {
             let bytes = std::fs::read(path)
@@ -139,6 +135,8 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
     let meta = &outcome.meta;
     print_json(&json!({
         "out": out,
+        "samples": samples,
+        "dim": dim,
         "seed": meta.seed,
         "training_seconds": meta.training_seconds,
         "quantization_error": meta.quantization_error,
@@ -184,20 +182,14 @@ fn load_model(model: &str, models_dir: &Path) -> Result<Array3<f64>, CliError> {
 
 pub fn predict(args: PredictArgs) -> Result<(), CliError> {
     let weights = load_model(&args.model, &args.models.models_dir)?;
-    let data = read_data(&args.data)?;
+    let data = read_data(&args.data, args.delimiter)?;
     let predictions = Codebook::from_weights(weights.view()).predict(data.view())?;
     print_json(&json!(predictions))
 }
 
 pub fn render(args: RenderArgs) -> Result<(), CliError> {
-    if let Some(out) = &args.out
-        && out.exists()
-        && !args.force
-    {
-        return Err(CliError::BadInput(format!(
-            "{} exists: pass --force to replace it",
-            out.display()
-        )));
+    if let Some(out) = &args.out {
+        check_out(out, "png", args.force)?;
     }
     if args.out.is_none() && std::io::stdout().is_terminal() {
         return Err(CliError::BadInput(
@@ -238,6 +230,28 @@ pub fn render(args: RenderArgs) -> Result<(), CliError> {
         }
         None => Ok(std::io::stdout().lock().write_all(&picture.png)?),
     }
+}
+
+/// Refuses an `--out` that exists (unless forced) or whose name promises another format than
+/// the bytes written: a `.png` holding `.npy` bytes misleads whoever opens it.
+fn check_out(out: &Path, extension: &str, force: bool) -> Result<(), CliError> {
+    let named_right = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case(extension));
+    if !named_right {
+        return Err(CliError::BadInput(format!(
+            "--out {}: the output is .{extension}, so its name must end in .{extension}",
+            out.display()
+        )));
+    }
+    if out.exists() && !force {
+        return Err(CliError::BadInput(format!(
+            "{} exists: pass --force to replace it",
+            out.display()
+        )));
+    }
+    Ok(())
 }
 
 fn umatrix_title(model: &str) -> String {
