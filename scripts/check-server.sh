@@ -33,7 +33,7 @@ operations = {(method, path) for path, item in document["paths"].items() for met
 expected = {
     ("post", "/train"), ("post", "/atrain"), ("get", "/list-of-models"),
     ("get", "/download/{name}"), ("get", "/predict"), ("post", "/predict"),
-    ("get", "/jobs/{name}"), ("delete", "/jobs/{name}"), ("get", "/models"),
+    ("get", "/jobs"), ("get", "/jobs/{name}"), ("delete", "/jobs/{name}"), ("get", "/models"),
     ("get", "/models/{name}"), ("put", "/models/{name}"), ("delete", "/models/{name}"),
     ("get", "/models/{name}/image.png"), ("get", "/models/{name}/umatrix.png"),
     ("get", "/models/{name}/curves.png"), ("post", "/models/{name}/hits.png"),

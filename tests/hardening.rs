@@ -111,13 +111,14 @@ async fn bodies_in_flight_past_their_budget_get_503_busy_until_one_ends() {
         "4000",
     ])
     .await;
-    // A client that declares 2,500 bytes and sends only part of them holds its share.
+    // A client that sends 2,400 of the 2,500 bytes it declared holds a share of 2,400; the
+    // share follows what arrived, not what was declared.
     let mut slow = TcpStream::connect(app.address).await.unwrap();
-    slow.write_all(
-        b"POST /predict HTTP/1.1\r\nHost: test\r\nContent-Length: 2500\r\n\r\n{\"model_name\": ",
-    )
-    .await
-    .unwrap();
+    let mut head =
+        b"POST /predict HTTP/1.1\r\nHost: test\r\nContent-Length: 2500\r\n\r\n{\"model_name\": \""
+            .to_vec();
+    head.extend(std::iter::repeat_n(b'x', 2400 - 15));
+    slow.write_all(&head).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let body = json!({"model_name": "x", "test_data": vec![[0.5; 3]; 120]}).to_string();

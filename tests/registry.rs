@@ -346,3 +346,43 @@ async fn metrics_count_requests_jobs_training_time_and_the_model_cache() {
     assert!(text.contains("# TYPE kohonen_http_requests_total counter"));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trained_model_replaced_by_an_import_is_described_by_the_import() {
+    let app = spawn_app().await;
+    let trained: Value = send(
+        &app,
+        Method::POST,
+        "/train",
+        &json!({"training_data": [[0.1, 0.2, 0.3]], "grid_shape": [2, 2], "max_iterations": 1}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let name = trained["operation-location"].as_str().unwrap();
+    let mut npy = Vec::new();
+    Array3::from_elem((5, 5, 2), 0.5)
+        .write_npy(&mut npy)
+        .unwrap();
+    let replaced = app
+        .client
+        .put(app.url(&format!("/models/{name}?replace=true")))
+        .body(npy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replaced.status(), StatusCode::OK);
+    let (status, described) = get_json(&app, &format!("/models/{name}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(described["grid_shape"], json!([5, 5]), "{described}");
+    assert_eq!(described["dim"], json!(2), "{described}");
+    let download = app
+        .client
+        .get(app.url(&format!("/download/{name}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), StatusCode::OK);
+    app.stop().await;
+}

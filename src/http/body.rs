@@ -56,6 +56,12 @@ impl BodyBudget {
     }
 }
 
+/// Room made for a body before its bytes arrive, whatever its `Content-Length` says.
+const INITIAL_CAPACITY: usize = 1 << 20;
+
+/// Most unknown fields named in an answer's warnings; the rest are counted.
+const MAX_WARNINGS: usize = 10;
+
 /// A request body in memory, with its share of the in-flight budget: dropping it gives the
 /// share back.
 pub struct HeldBody {
@@ -80,10 +86,10 @@ pub async fn read_body(request: Request) -> Result<HeldBody, ApiError> {
     if declared.is_some_and(|length| length > limit) {
         return Err(ApiError::BodyTooLarge(limit));
     }
+    // The budget is taken as bytes arrive, not as declared: a client that announces a large
+    // body and sends it slowly holds only what it sent.
     let mut share = None;
-    budget.reserve(&mut share, declared.unwrap_or(0))?;
-    let mut reserved = declared.unwrap_or(0);
-    let mut bytes = Vec::with_capacity(declared.unwrap_or(0));
+    let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(INITIAL_CAPACITY));
     let mut body: Body = request.into_body();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(body_error)?;
@@ -93,11 +99,7 @@ pub async fn read_body(request: Request) -> Result<HeldBody, ApiError> {
         if bytes.len() + data.len() > limit {
             return Err(ApiError::BodyTooLarge(limit));
         }
-        let needed = bytes.len() + data.len();
-        if needed > reserved {
-            budget.reserve(&mut share, needed - reserved)?;
-            reserved = needed;
-        }
+        budget.reserve(&mut share, data.len())?;
         bytes.extend_from_slice(&data);
     }
     Ok(HeldBody {
@@ -142,8 +144,8 @@ impl<T: RequestBody, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         let parsed = tokio::task::spawn_blocking(move || parse::<T>(&body.bytes))
             .await
             .map_err(|_| Failure::from(ApiError::Internal))??;
-        for warning in &parsed.warnings {
-            tracing::warn!(warning = %warning, "request field ignored");
+        if !parsed.warnings.is_empty() {
+            tracing::warn!(warnings = ?parsed.warnings, "request fields ignored");
         }
         Ok(parsed)
     }
@@ -178,10 +180,7 @@ fn parse<T: RequestBody>(bytes: &[u8]) -> Result<JsonBody<T>, Failure> {
     match parsed {
         Ok(value) => Ok(JsonBody {
             value,
-            warnings: unknown
-                .iter()
-                .map(|field| unknown_field_warning(field, T::FIELDS))
-                .collect(),
+            warnings: warnings(unknown, T::FIELDS),
         }),
         Err(err) => match without_non_finite_numbers(bytes) {
             Some(repaired) => {
@@ -198,6 +197,23 @@ fn parse<T: RequestBody>(bytes: &[u8]) -> Result<JsonBody<T>, Failure> {
             None => Err(ApiError::InvalidJson(format!("the body is not valid JSON: {err}")).into()),
         },
     }
+}
+
+/// One warning per distinct unknown field, at most [`MAX_WARNINGS`] of them and then how many
+/// more: a body of a million unknown keys gets a short answer and one log line.
+fn warnings(mut unknown: Vec<String>, known: &[&str]) -> Vec<String> {
+    unknown.sort();
+    unknown.dedup();
+    let mut warnings: Vec<String> = (unknown.iter().take(MAX_WARNINGS))
+        .map(|field| unknown_field_warning(field, known))
+        .collect();
+    if unknown.len() > MAX_WARNINGS {
+        warnings.push(format!(
+            "and {} more unknown fields ignored",
+            unknown.len() - MAX_WARNINGS
+        ));
+    }
+    warnings
 }
 
 /// "unknown field 'learningrate' ignored; did you mean 'learning_rate'?"
@@ -249,6 +265,18 @@ fn without_non_finite_numbers(bytes: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_unknown_fields_give_a_few_distinct_warnings_and_a_count() {
+        let unknown: Vec<String> = (0..5000).map(|i| format!("f{}", i % 2000)).collect();
+        let warnings = warnings(unknown, &["grid_shape"]);
+        assert_eq!(warnings.len(), MAX_WARNINGS + 1);
+        assert_eq!(warnings[0], "unknown field 'f0' ignored");
+        assert_eq!(
+            warnings[MAX_WARNINGS],
+            "and 1990 more unknown fields ignored"
+        );
+    }
 
     #[test]
     fn a_misspelt_field_is_named_with_the_closest_known_one() {

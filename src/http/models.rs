@@ -43,15 +43,17 @@ pub async fn download(
     let read = name.clone();
     // The record decides first (a failed or pending job has no weights to serve); then the
     // weights are read and checked in the same blocking task.
-    let (meta, bytes) = blocking(move || {
+    let (meta, bytes, etag) = blocking(move || {
         let meta = job_meta.or_else(|| store.meta(&read).ok().flatten());
         if meta
             .as_ref()
             .is_some_and(|meta| meta.status != TrainingStatus::Succeeded)
         {
-            return Ok((meta, Vec::new()));
+            return Ok((meta, Vec::new(), String::new()));
         }
-        Ok::<_, StorageError>((meta, store.weights_bytes(&read)?))
+        let bytes = store.weights_bytes(&read)?;
+        let etag = format!("\"{:016x}\"", fingerprint(&bytes));
+        Ok::<_, StorageError>((meta, bytes, etag))
     })
     .await??;
     if let Some(meta) = meta {
@@ -77,7 +79,6 @@ pub async fn download(
             }
         }
     }
-    let etag = format!("\"{:016x}\"", fingerprint(&bytes));
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
@@ -301,6 +302,8 @@ pub async fn import(
                 other => other.into(),
             })?;
         state.models.forget(&imported);
+        // An ended job of that name no longer describes what is stored.
+        state.jobs.forget(&imported)?;
         Ok::<_, ApiError>(imported_model)
     })
     .await??;

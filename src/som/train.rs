@@ -207,14 +207,19 @@ pub fn train(
     check_initial_weights(params, &initial)?;
 
     let schedule = Schedule::new(params);
-    let samples: Vec<f64> = data.iter().copied().collect();
+    // Borrowed as it is when already contiguous (as the HTTP and CLI readers make it): a
+    // training never holds a second copy of its data.
+    let contiguous = data.as_standard_layout();
+    let samples = contiguous
+        .as_slice()
+        .expect("a standard layout array is contiguous");
     let threads = if params.nodes() * params.dim() >= options.parallel_min_work {
         rayon::current_num_threads().clamp(1, params.rows())
     } else {
         1
     };
     let shared = Shared {
-        samples: &samples,
+        samples,
         dim: params.dim(),
         cols: params.cols(),
         schedule: &schedule,
