@@ -39,8 +39,10 @@ if [ "$status" -ne 0 ]; then
     tail -n 40 "$work/server.log"
     exit "$status"
 fi
-# Schemathesis exits 0 only without failures and errors; say the counts plainly.
-"$venv/bin/python" - "$work/report/junit.xml" <<'PY'
+# Schemathesis exits 0 only without failures and errors; say the counts plainly. The report's
+# name carries the time it was written.
+report=$(find "$work/report" -name 'junit*.xml' | head -n 1)
+"$venv/bin/python" - "$report" <<'PY'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 suites = [root] if root.tag == "testsuite" else list(root)
