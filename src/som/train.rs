@@ -605,7 +605,8 @@ impl Rendezvous {
     }
 
     /// Publishes band `band`'s nearest node for `presentation` and returns the nearest of all
-    /// bands (ties: the smallest flat index), or `None` if a band stopped.
+    /// bands (ties: the smallest flat index), or `None` if a band stopped (then this band is
+    /// marked stopped too).
     fn exchange(&self, band: usize, presentation: u64, nearest: (f64, usize)) -> Option<usize> {
         if self.slots.len() == 1 {
             return Some(nearest.1);
@@ -620,7 +621,12 @@ impl Rendezvous {
             let mut spins = 0;
             loop {
                 match slot.presentation.load(Ordering::Acquire) {
-                    STOPPED => return None,
+                    STOPPED => {
+                        // Leaving too: a band still waiting for this one's answer (rather than
+                        // the stopped band's) must learn of the stop from it.
+                        self.stop(band);
+                        return None;
+                    }
                     published if published >= presentation => break,
                     _ if spins < SPINS_BEFORE_YIELD => {
                         spins += 1;
