@@ -6,9 +6,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null || ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+# Only what is missing: a machine may have Node.js (and its npm) from elsewhere, and Debian's
+# npm would then conflict with it.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+if ! command -v node >/dev/null; then
+    missing+=(nodejs npm)
+elif ! command -v npm >/dev/null; then
+    if dpkg -S "$(command -v node)" >/dev/null 2>&1; then
+        missing+=(npm)
+    else
+        echo "node at $(command -v node) is not Debian's and has no npm: install npm with it" >&2
+        exit 1
+    fi
+fi
+if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 npm ci --prefix tests/browser --no-audit --no-fund --silent
 
