@@ -386,3 +386,32 @@ async fn a_trained_model_replaced_by_an_import_is_described_by_the_import() {
     assert_eq!(download.status(), StatusCode::OK);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_with_the_longest_allowed_name_is_imported_and_predicts() {
+    let app = spawn_app().await;
+    let name = "m".repeat(200);
+    let mut npy = Vec::new();
+    Array3::from_elem((2, 2, 3), 0.5)
+        .write_npy(&mut npy)
+        .unwrap();
+    let put = app
+        .client
+        .put(app.url(&format!("/models/{name}")))
+        .body(npy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::CREATED);
+    let answer = send(
+        &app,
+        Method::POST,
+        "/predict",
+        &json!({"model_name": name, "test_data": [[0.5, 0.5, 0.5]]}),
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let answer: Value = answer.json().await.unwrap();
+    assert_eq!(answer["operation-location"], json!(name));
+    app.stop().await;
+}

@@ -14,9 +14,9 @@ use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema,
 use super::error::ApiError;
 use crate::som::{SomError, data_from_flat};
 
-/// Longest text and most list items a [`Loose`] keeps: enough for every small field and its
-/// error message, never a copy of a large value.
-const LOOSE_TEXT: usize = 64;
+/// Longest text and most list items a [`Loose`] keeps: enough for every small field (a model
+/// name has at most 200 characters) and its error message, never a copy of a large value.
+const LOOSE_TEXT: usize = 256;
 const LOOSE_ITEMS: usize = 8;
 
 /// A small field as sent: what is needed to check it and to quote it in a message.
@@ -25,7 +25,7 @@ pub enum Loose {
     Null,
     Bool(bool),
     Number(f64),
-    /// A string (cut to its first 64 characters).
+    /// A string (cut to its first 256 characters).
     Text(String),
     /// A list of at most 8 numbers.
     Numbers(Vec<f64>),
@@ -524,7 +524,7 @@ mod tests {
     #[test]
     fn loose_values_keep_little_of_a_large_value() {
         let loose: Loose = serde_json::from_str(&format!("{:?}", "x".repeat(1000))).unwrap();
-        assert_eq!(loose, Loose::Text("x".repeat(64)));
+        assert_eq!(loose, Loose::Text("x".repeat(256)));
         let loose: Loose = serde_json::from_str("[1, 2, 3, 4, 5, 6, 7, 8, 9]").unwrap();
         assert_eq!(loose, Loose::Other("a long or mixed array"));
         let loose: Loose = serde_json::from_str("[10.5, 10]").unwrap();
