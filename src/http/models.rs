@@ -69,7 +69,11 @@ pub async fn download(
             TrainingStatus::Cancelled => return Err(ApiError::JobCancelled(name).into()),
             pending @ (TrainingStatus::Queued | TrainingStatus::Running) => {
                 let status = pending.as_str();
-                let detail = job_status(&state, &name).map_or(Value::Null, |job| json!(job));
+                // A job not in memory (left by an earlier process) is read from its `.json`.
+                let lookup = name.clone();
+                let detail = blocking(move || job_status(&state, &lookup))
+                    .await?
+                    .map_or(Value::Null, |job| json!(job));
                 return Err(ApiError::ModelPending {
                     name,
                     status,
