@@ -7,28 +7,42 @@ use jiff::Timestamp;
 use ndarray::{Array2, Array3};
 
 use crate::som::{
-    CheckedParams, Codebook, Schedule, SomError, TrainControl, TrainOptions, random_weights, train,
+    CheckedParams, Codebook, Initial, Schedule, SomError, TrainControl, TrainSettings,
+    sample_indices, train,
 };
-use crate::storage::{ModelMeta, TrainingStatus};
-
-/// Where the weights start.
-#[derive(Debug, Clone)]
-pub enum Init {
-    /// Uniform in `[0, 1)` from this seed (see [`random_weights`]).
-    Seed(u64),
-    /// Given weights `(rows, cols, dim)`, e.g. a map trained elsewhere.
-    Weights(Array3<f64>),
-}
+use crate::storage::{ModelMeta, OptionsRecord, ScalerRecord, TrainingStatus};
 
 /// A training that passed every check.
 #[derive(Debug, Clone)]
 pub struct TrainingJob {
     pub params: CheckedParams,
-    pub init: Init,
-    /// `(n, dim)`, finite.
+    /// Where the weights start: a method (random, sample, PCA) or given weights.
+    pub initial: Initial,
+    /// The seed of the training's generator (SPEC §3b: initial weights, then shuffles).
+    pub seed: u64,
+    /// `(n, dim)`, finite, in data units.
     pub data: Array2<f64>,
     /// Keep the best-matching node of every presentation (the `verbose` answer).
     pub record_bmus: bool,
+}
+
+impl TrainingJob {
+    /// What is known of the model before it is trained: its parameters, options and seed
+    /// (when the training draws from it).
+    pub fn record(&self) -> ModelMeta {
+        let params = &self.params;
+        let given_weights = matches!(self.initial, Initial::Weights(_));
+        let options = params.options();
+        ModelMeta {
+            grid_shape: Some([params.rows(), params.cols()]),
+            dim: Some(params.dim()),
+            max_iterations: Some(params.max_iterations()),
+            learning_rate: params.learning_rate(),
+            seed: options.uses_seed(given_weights).then_some(self.seed),
+            options: Some(OptionsRecord::new(options, given_weights)),
+            ..ModelMeta::default()
+        }
+    }
 }
 
 /// Iterations whose radius and learning rate are stored with a model, at most.
@@ -37,9 +51,10 @@ pub const RECORDED_ITERATIONS: usize = 1_000;
 /// A finished training: its weights and the record to store beside them.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// `(rows, cols, dim)`, in scaled units when the options scale the data.
     pub weights: Array3<f64>,
-    /// Everything but the name and the creation time, which the caller owns. Its radius and
-    /// learning rate are those of at most [`RECORDED_ITERATIONS`] iterations.
+    /// Everything but the name and the creation time, which the caller owns. Its radius,
+    /// learning rate and errors are those of at most [`RECORDED_ITERATIONS`] iterations.
     pub meta: ModelMeta,
     /// What a `verbose` answer adds, when the job asked for it (`record_bmus`).
     pub verbose: Option<Verbose>,
@@ -56,43 +71,57 @@ pub struct Verbose {
     pub schedule: Schedule,
 }
 
-/// Trains, then measures the map's quality on the training data.
+/// Trains, then measures the map's quality on the training data (in scaled units).
 pub fn run(job: &TrainingJob, control: &TrainControl) -> Result<Outcome, SomError> {
     let params = &job.params;
-    let (initial, seed) = match &job.init {
-        Init::Seed(seed) => (
-            random_weights(params.rows(), params.cols(), params.dim(), *seed),
-            Some(*seed),
-        ),
-        Init::Weights(weights) => (weights.clone(), None),
-    };
-    let options = TrainOptions {
+    let settings = TrainSettings {
         record_bmus: job.record_bmus,
-        ..TrainOptions::default()
+        ..TrainSettings::default()
     };
     let started = Instant::now();
-    let trained = train(params, initial, job.data.view(), &options, control)?;
+    let trained = train(
+        params,
+        job.initial.clone(),
+        job.seed,
+        job.data.view(),
+        &settings,
+        control,
+    )?;
     let training_seconds = started.elapsed().as_secs_f64();
 
-    let map = Codebook::from_weights(trained.weights.view());
-    let data = job.data.view();
+    let options = params.options();
+    let map = Codebook::from_weights(trained.weights.view()).with(
+        options.topology,
+        options.toroidal,
+        options.distance,
+    );
+    let scaled;
+    let data = match &trained.scaler {
+        Some(scaler) => {
+            scaled = scaler.scale(job.data.view());
+            scaled.view()
+        }
+        None => job.data.view(),
+    };
     let recorded = trained.schedule.sample(RECORDED_ITERATIONS);
+    let quality_per_iteration = (trained.quality_per_iteration.as_ref()).map(|quality| {
+        (sample_indices(quality.len(), RECORDED_ITERATIONS).into_iter())
+            .map(|i| quality[i])
+            .collect()
+    });
     let meta = ModelMeta {
         status: TrainingStatus::Succeeded,
-        grid_shape: Some([params.rows(), params.cols()]),
-        dim: Some(params.dim()),
-        max_iterations: Some(params.max_iterations()),
-        learning_rate: Some(params.learning_rate()),
-        seed,
         finished_at: Some(Timestamp::now()),
         iterations_done: params.max_iterations(),
         training_seconds: Some(training_seconds),
         quantization_error: Some(map.quantization_error(data)?),
         topographic_error: Some(map.topographic_error(data)?),
         radius_per_iteration: Some(recorded.radii),
-        learning_rate_per_iteration: Some(recorded.learning_rates),
+        learning_rate_per_iteration: params.learning_rate().map(|_| recorded.learning_rates),
         recorded_iterations: Some(recorded.iterations),
-        ..ModelMeta::default()
+        scaler: trained.scaler.as_ref().map(ScalerRecord::new),
+        quality_per_iteration,
+        ..job.record()
     };
     let verbose = match trained.bmus {
         Some(bmus) => Some(Verbose {

@@ -15,13 +15,13 @@ use serde_json::json;
 use crate::config::{PictureKind, PredictArgs, RenderArgs, SamplesArgs, TrainArgs};
 use crate::render::{self, Picture, RenderError};
 use crate::som::{
-    Codebook, SAMPLE_COLOURS, SizeLimits, SomError, SomParams, TrainControl, check_seed,
-    data_from_rows, random_seed,
+    Codebook, InitMethod, Initial, SAMPLE_COLOURS, SizeLimits, SomError, SomParams, TrainControl,
+    check_seed, data_from_rows, random_seed,
 };
 use crate::storage::{
     ModelStore, StorageError, validate_name, weights_from_npy, weights_to_npy, write_atomically,
 };
-use crate::training::{self, Init, TrainingJob};
+use crate::training::{self, TrainingJob};
 
 pub use data::{parse_delimiter, read_data};
 pub use health::health;
@@ -97,19 +97,21 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
     let params = SomParams::new(rows, cols, args.iterations)
         .learning_rate(args.learning_rate)
         .check(dim)?;
-    let init = match &args.init {
+    let seed = check_seed(args.seed.unwrap_or_else(random_seed))?;
+    let initial = match &args.init {
         Some(path) => {
             let bytes = std::fs::read(path)
                 .map_err(|e| CliError::BadInput(format!("{}: cannot read: {e}", path.display())))?;
             let weights = weights_from_npy(&bytes, &SizeLimits::default())
                 .map_err(|reason| CliError::BadInput(format!("{}: {reason}", path.display())))?;
-            Init::Weights(weights)
+            Initial::Weights(weights)
         }
-        None => Init::Seed(check_seed(args.seed.unwrap_or_else(random_seed))?),
+        None => Initial::Method(params.options().init),
     };
     let job = TrainingJob {
         params,
-        init,
+        initial,
+        seed,
         data,
         record_bmus: false,
     };
@@ -285,7 +287,8 @@ pub fn samples(args: SamplesArgs) -> Result<(), CliError> {
     for (name, side, iterations, seed) in SAMPLE_MODELS {
         let job = TrainingJob {
             params: SomParams::new(side, side, iterations).check(3)?,
-            init: Init::Seed(seed),
+            initial: Initial::Method(InitMethod::Random),
+            seed,
             data: data.clone(),
             record_bmus: false,
         };

@@ -142,6 +142,7 @@ fn som_status_and_code(err: &SomError) -> (StatusCode, &'static str) {
         SomError::TooManyNodes { .. }
         | SomError::TooManyWeights { .. }
         | SomError::TooManyIterations { .. } => "too_large",
+        SomError::InvalidOption { .. } => "invalid_option",
         SomError::Cancelled { .. } => return (StatusCode::GONE, "job_cancelled"),
     };
     (StatusCode::UNPROCESSABLE_ENTITY, code)

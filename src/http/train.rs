@@ -13,9 +13,9 @@ use super::error::{ApiError, ErrorOut, Failure};
 use super::state::AppState;
 use super::wire::{Loose, Samples, grid_shape, present};
 use crate::jobs::{Ending, Job};
-use crate::som::{SomError, SomParams, check_seed, random_seed};
+use crate::som::{Initial, SomError, SomParams, check_seed, random_seed};
 use crate::storage::TrainingStatus;
-use crate::training::{Init, TrainingJob};
+use crate::training::TrainingJob;
 
 /// Most presentations (iterations x samples) a `verbose` answer lists one by one.
 pub const MAX_VERBOSE_PRESENTATIONS: u64 = 1_000_000;
@@ -112,7 +112,7 @@ fn parse(body: JsonBody<TrainIn>, state: &AppState) -> Result<TrainRequest, Fail
             "100",
         )?
         .ok_or(ApiError::MissingField("max_iterations"))?;
-        let learning_rate = Loose::number("learning_rate", &body.learning_rate)?.unwrap_or(0.1);
+        let learning_rate = Loose::number("learning_rate", &body.learning_rate)?;
         let seed = match Loose::count("seed", &body.seed, "invalid_seed", "42")? {
             Some(seed) => check_seed(seed)?,
             None => random_seed(),
@@ -125,12 +125,14 @@ fn parse(body: JsonBody<TrainIn>, state: &AppState) -> Result<TrainRequest, Fail
                 &body.training_data_shape,
             )?
             .ok_or(SomError::NoSamples)?;
-        let params = SomParams::new(
-            rows,
-            cols,
-            usize::try_from(iterations).unwrap_or(usize::MAX),
-        )
-        .learning_rate(learning_rate)
+        let params = SomParams {
+            learning_rate,
+            ..SomParams::new(
+                rows,
+                cols,
+                usize::try_from(iterations).unwrap_or(usize::MAX),
+            )
+        }
         .limits(state.limits)
         .check(data.ncols())?;
         let presentations = iterations.saturating_mul(data.nrows() as u64);
@@ -146,7 +148,8 @@ fn parse(body: JsonBody<TrainIn>, state: &AppState) -> Result<TrainRequest, Fail
         Ok::<_, ApiError>(TrainRequest {
             job: TrainingJob {
                 params,
-                init: Init::Seed(seed),
+                initial: Initial::Method(params.options().init),
+                seed,
                 data,
                 record_bmus: verbose,
             },

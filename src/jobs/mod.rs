@@ -244,7 +244,7 @@ impl JobRegistry {
             }
             jobs.queued += 1;
         }
-        let params = job.params;
+        let params = &job.params;
         let base = model_name(
             accepted,
             [params.rows(), params.cols()],
@@ -253,16 +253,8 @@ impl JobRegistry {
         );
         let meta = ModelMeta {
             status: TrainingStatus::Queued,
-            grid_shape: Some([params.rows(), params.cols()]),
-            dim: Some(params.dim()),
-            max_iterations: Some(params.max_iterations()),
-            learning_rate: Some(params.learning_rate()),
-            seed: match &job.init {
-                training::Init::Seed(seed) => Some(*seed),
-                training::Init::Weights(_) => None,
-            },
             created_at: Some(accepted),
-            ..ModelMeta::default()
+            ..job.record()
         };
         let store = self.store.clone();
         let claimed = blocking(move || {
@@ -673,14 +665,15 @@ mod tests {
 #[cfg(test)]
 mod job_tests {
     use super::*;
+    use crate::som::{InitMethod, Initial};
     use crate::som::{SAMPLE_COLOURS, SomParams, data_from_rows};
-    use crate::training::Init;
 
     fn small_training() -> TrainingJob {
         let data = data_from_rows(&SAMPLE_COLOURS).unwrap();
         TrainingJob {
             params: SomParams::new(5, 5, 10).check(3).unwrap(),
-            init: Init::Seed(1),
+            initial: Initial::Method(InitMethod::Random),
+            seed: 1,
             data,
             record_bmus: false,
         }

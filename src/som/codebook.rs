@@ -3,9 +3,9 @@
 //!
 //! Weights are kept plane by plane (structure of arrays): `planes[k * nodes + i]` is component
 //! `k` of node `i` (flat index `row * cols + col`). A distance scan then runs over contiguous
-//! slices, one node per SIMD lane, and each node's squared distance is summed in the order
-//! `k = 0..dim`, exactly as a scalar loop would: the result does not depend on vector width,
-//! block size or thread count.
+//! slices, one node per SIMD lane, and each node's raw distance (see [`Distance::raw`]) is
+//! summed in the order `k = 0..dim`, exactly as a scalar loop would: the result does not depend
+//! on vector width, block size or thread count.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -13,13 +13,16 @@ use ndarray::{Array3, ArrayView2, ArrayView3};
 use rayon::prelude::*;
 
 use super::SomError;
+use super::distance::{cosine, squared_norm};
+use super::options::{Distance, Topology};
+use super::topology::Grid;
 
 /// Nodes scanned together: small enough for the partial sums to stay in L1, large enough that
 /// the per-block bookkeeping is cheap. Measured with callgrind on 100x100 colours for 1000
 /// iterations: 64 -> 698M instructions, 128 -> 560M, 256 -> 499M, 512 -> 578M.
 pub(crate) const BLOCK: usize = 256;
 
-/// A block's smallest squared distance to a sample, and the offset in the block of the node at
+/// A block's smallest raw distance to a sample, and the offset in the block of the node at
 /// that distance when known.
 pub(crate) type BlockNearest = (f64, u32);
 
@@ -30,18 +33,20 @@ pub(crate) const UNKNOWN_OFFSET: u32 = u32::MAX;
 /// zeroing it.
 pub(crate) type Scratch = [f64; BLOCK];
 
-/// A map's weights, plane by plane. Built from and turned back into `(rows, cols, dim)` arrays.
+/// A map's weights, plane by plane, with the grid they sit on and the distance that compares
+/// them with vectors. Built from and turned back into `(rows, cols, dim)` arrays.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Codebook {
-    rows: usize,
-    cols: usize,
+    grid: Grid,
+    distance: Distance,
     dim: usize,
     /// `(dim, rows * cols)`, row-major.
     planes: Vec<f64>,
 }
 
 impl Codebook {
-    /// Copies `(rows, cols, dim)` weights into planes.
+    /// Copies `(rows, cols, dim)` weights into planes, on a rectangular grid, compared by
+    /// Euclidean distance (SPEC §3; [`Codebook::with`] sets others).
     pub fn from_weights(weights: ArrayView3<f64>) -> Self {
         let (rows, cols, dim) = weights.dim();
         let nodes = rows * cols;
@@ -50,41 +55,75 @@ impl Codebook {
             planes[k * nodes + r * cols + c] = w;
         }
         Codebook {
-            rows,
-            cols,
+            grid: Grid::rectangular(rows, cols),
+            distance: Distance::Euclidean,
             dim,
             planes,
         }
     }
 
+    /// The same weights on a grid of this topology, compared by this distance.
+    pub fn with(mut self, topology: Topology, toroidal: bool, distance: Distance) -> Self {
+        self.grid.topology = topology;
+        self.grid.toroidal = toroidal;
+        self.distance = distance;
+        self
+    }
+
+    pub fn grid(&self) -> &Grid {
+        &self.grid
+    }
+    pub fn distance(&self) -> Distance {
+        self.distance
+    }
+
     /// The weights as a `(rows, cols, dim)` array.
     pub fn to_weights(&self) -> Array3<f64> {
         let nodes = self.nodes();
-        Array3::from_shape_fn((self.rows, self.cols, self.dim), |(r, c, k)| {
-            self.planes[k * nodes + r * self.cols + c]
+        let cols = self.cols();
+        Array3::from_shape_fn((self.rows(), cols, self.dim), |(r, c, k)| {
+            self.planes[k * nodes + r * cols + c]
         })
     }
 
     pub fn rows(&self) -> usize {
-        self.rows
+        self.grid.rows
     }
     pub fn cols(&self) -> usize {
-        self.cols
+        self.grid.cols
     }
     pub fn dim(&self) -> usize {
         self.dim
     }
     pub fn nodes(&self) -> usize {
-        self.rows * self.cols
+        self.grid.nodes()
     }
 
     pub(crate) fn planes_mut(&mut self) -> &mut [f64] {
         &mut self.planes
     }
 
+    /// Copies the weights of node `node` into `out` (`dim` values).
+    pub(crate) fn node_weights(&self, node: usize, out: &mut [f64]) {
+        let nodes = self.nodes();
+        for (k, w) in out.iter_mut().enumerate() {
+            *w = self.planes[k * nodes + node];
+        }
+    }
+
+    /// Sets every node's weights from `weights` `(nodes, dim)`, node after node.
+    pub(crate) fn assign_nodes(&mut self, weights: &[f64]) {
+        let nodes = self.nodes();
+        for (i, node) in weights.chunks_exact(self.dim).enumerate() {
+            for (k, &w) in node.iter().enumerate() {
+                self.planes[k * nodes + i] = w;
+            }
+        }
+    }
+
     /// `[row, col]` of a flat node index.
     pub fn position(&self, node: usize) -> [usize; 2] {
-        [node / self.cols, node % self.cols]
+        self.grid.position(node)
     }
 
     fn check_dimension(&self, data: &ArrayView2<f64>) -> Result<(), SomError> {
@@ -129,7 +168,8 @@ impl Codebook {
             .collect())
     }
 
-    /// Mean Euclidean distance from each vector of `data` to its best-matching node.
+    /// Mean distance (the map's, not squared) from each vector of `data` to its best-matching
+    /// node.
     ///
     /// # Errors
     /// [`SomError::DimensionMismatch`], [`SomError::NoSamples`].
@@ -138,12 +178,12 @@ impl Codebook {
         if data.nrows() == 0 {
             return Err(SomError::NoSamples);
         }
-        let distances = self.map_rows(data, |v| self.nearest(v).0.sqrt());
+        let distances = self.map_rows(data, |v| self.distance.finish(self.nearest(v).0));
         Ok(distances.iter().sum::<f64>() / data.nrows() as f64)
     }
 
     /// Fraction of the vectors of `data` whose nearest and second-nearest nodes are not
-    /// neighbours in the 8-neighbourhood. A one-node map has no second node: 0.
+    /// neighbours on the grid ([`Grid::are_neighbours`]). A one-node map has no second node: 0.
     ///
     /// # Errors
     /// [`SomError::DimensionMismatch`], [`SomError::NoSamples`].
@@ -157,9 +197,7 @@ impl Codebook {
         }
         let separated = self.map_rows(data, |v| {
             let (first, second) = self.nearest_two(v);
-            let [r1, c1] = self.position(first);
-            let [r2, c2] = self.position(second);
-            r1.abs_diff(r2) > 1 || c1.abs_diff(c2) > 1
+            !self.grid.are_neighbours(first.1, second.1)
         });
         let count = separated.into_iter().filter(|&s| s).count();
         Ok(count as f64 / data.nrows() as f64)
@@ -183,7 +221,7 @@ impl Codebook {
             .collect()
     }
 
-    /// Squared distance and flat index of the node nearest `v` (ties: smallest index).
+    /// Raw distance and flat index of the node nearest `v` (ties: smallest index).
     pub(crate) fn nearest(&self, v: &[f64]) -> (f64, usize) {
         pulp::Arch::new().dispatch(
             #[inline(always)]
@@ -201,7 +239,7 @@ impl Codebook {
         )
     }
 
-    /// For each block index of `blocks`, the smallest squared distance from `v` to a node of
+    /// For each block index of `blocks`, the smallest raw distance from `v` to a node of
     /// that block and, for a block as near as `bound` or any earlier block of `blocks`, the
     /// offset of that node in the block (else [`UNKNOWN_OFFSET`]); `(NaN, UNKNOWN_OFFSET)` for
     /// a block that cannot come that near. The offsets spare the search from scanning the
@@ -218,7 +256,7 @@ impl Codebook {
             #[inline(always)]
             || {
                 for (&block, nearest) in blocks.iter().zip(out) {
-                    *nearest = match self.squared_distances(v, block, sums, bound) {
+                    *nearest = match self.raw_distances(v, block, sums, bound) {
                         None => (f64::NAN, UNKNOWN_OFFSET),
                         Some(len) => {
                             let minimum = smallest(&sums[..len]);
@@ -243,8 +281,9 @@ impl Codebook {
         )
     }
 
-    /// Flat indices of the nearest and second-nearest nodes, ordered by (distance, index).
-    fn nearest_two(&self, v: &[f64]) -> (usize, usize) {
+    /// Raw distances and flat indices of the nearest and second-nearest nodes, ordered by
+    /// (distance, index); the second is `(inf, usize::MAX)` on a one-node map.
+    pub(crate) fn nearest_two(&self, v: &[f64]) -> ((f64, usize), (f64, usize)) {
         pulp::Arch::new().dispatch(
             #[inline(always)]
             || {
@@ -252,7 +291,7 @@ impl Codebook {
                 let mut first = (f64::INFINITY, usize::MAX);
                 let mut second = (f64::INFINITY, usize::MAX);
                 for block in 0..self.nodes().div_ceil(BLOCK) {
-                    let Some(len) = self.squared_distances(v, block, &mut sums, second.0) else {
+                    let Some(len) = self.raw_distances(v, block, &mut sums, second.0) else {
                         continue;
                     };
                     for (offset, &d) in sums[..len].iter().enumerate() {
@@ -265,16 +304,16 @@ impl Codebook {
                         }
                     }
                 }
-                (first.1, second.1)
+                (first, second)
             },
         )
     }
 
-    /// The smallest squared distance from `v` to a node of `block`, or NaN when it exceeds
+    /// The smallest raw distance from `v` to a node of `block`, or NaN when it exceeds
     /// `bound` (NaN compares false with everything, so it never wins a minimum).
     #[inline(always)]
     fn block_minimum(&self, v: &[f64], block: usize, sums: &mut Scratch, bound: f64) -> f64 {
-        match self.squared_distances(v, block, sums, bound) {
+        match self.raw_distances(v, block, sums, bound) {
             Some(len) => smallest(&sums[..len]),
             None => f64::NAN,
         }
@@ -283,21 +322,63 @@ impl Codebook {
     #[inline(always)]
     fn argmin_in_block(&self, v: &[f64], block: usize, sums: &mut Scratch) -> usize {
         let len = self
-            .squared_distances(v, block, sums, f64::INFINITY)
+            .raw_distances(v, block, sums, f64::INFINITY)
             .expect("nothing exceeds an infinite bound");
         block * BLOCK + first_of_smallest(&sums[..len])
     }
 
-    /// Writes the squared distances from `v` to the nodes of `block` into `sums[..len]` and
-    /// returns `len` (`BLOCK`, or less for the last block). Planes are taken four at a time so
-    /// each partial sum is loaded and stored once per four components, and every sum still
-    /// adds its components in the order `k = 0..dim`, starting from 0.
+    /// Writes the raw distances from `v` to the nodes of `block` into `sums[..len]` and
+    /// returns `len` (`BLOCK`, or less for the last block); `None` when no node of the block
+    /// can be nearer than (or as near as) `bound`.
+    #[inline(always)]
+    fn raw_distances(
+        &self,
+        v: &[f64],
+        block: usize,
+        sums: &mut Scratch,
+        bound: f64,
+    ) -> Option<usize> {
+        match self.distance {
+            Distance::Euclidean => self.sums_of_terms::<false>(v, block, sums, bound),
+            Distance::Manhattan => self.sums_of_terms::<true>(v, block, sums, bound),
+            Distance::Cosine => Some(self.cosine_distances(v, block, sums)),
+        }
+    }
+
+    /// The cosine distances from `v` to the nodes of `block`, each from `v.w` and `|w|^2`
+    /// summed in the order `k = 0..dim`.
+    #[inline(always)]
+    fn cosine_distances(&self, v: &[f64], block: usize, dots: &mut Scratch) -> usize {
+        let nodes = self.nodes();
+        let start = block * BLOCK;
+        let len = BLOCK.min(nodes - start);
+        let mut norms = [0.0; BLOCK];
+        let (dots, norms) = (&mut dots[..len], &mut norms[..len]);
+        dots.fill(0.0);
+        for (k, &vk) in v.iter().enumerate() {
+            let plane = &self.planes[k * nodes + start..k * nodes + start + len];
+            for ((dot, norm), &w) in dots.iter_mut().zip(norms.iter_mut()).zip(plane) {
+                *dot += vk * w;
+                *norm += w * w;
+            }
+        }
+        let norm_v = squared_norm(v);
+        for (dot, &norm) in dots.iter_mut().zip(norms.iter()) {
+            *dot = cosine(*dot, norm_v, norm);
+        }
+        len
+    }
+
+    /// [`Codebook::raw_distances`] for the distances that are sums of one term per component:
+    /// `(v_k - w_k)^2`, or `|v_k - w_k|` when `ABS`. Planes are taken four at a time so each
+    /// partial sum is loaded and stored once per four components, and every sum still adds
+    /// its components in the order `k = 0..dim`, starting from 0.
     ///
-    /// Returns `None` as soon as every partial sum exceeds `bound`: sums of squares only grow,
-    /// so no node of the block can then be nearer than (or as near as) `bound`. For
+    /// Returns `None` as soon as every partial sum exceeds `bound`: the terms are never
+    /// negative, so no node of the block can then be nearer than (or as near as) `bound`. For
     /// high-dimensional data this skips most of the work on nodes far from `v`.
     #[inline(always)]
-    fn squared_distances(
+    fn sums_of_terms<const ABS: bool>(
         &self,
         v: &[f64],
         block: usize,
@@ -311,10 +392,10 @@ impl Codebook {
         let plane = |k: usize| &self.planes[k * nodes + start..k * nodes + start + len];
         let first = v.len().min(4);
         match first {
-            4 => accumulate::<4, true>([plane(0), plane(1), plane(2), plane(3)], v, sums),
-            3 => accumulate::<3, true>([plane(0), plane(1), plane(2)], v, sums),
-            2 => accumulate::<2, true>([plane(0), plane(1)], v, sums),
-            _ => accumulate::<1, true>([plane(0)], v, sums),
+            4 => accumulate::<4, true, ABS>([plane(0), plane(1), plane(2), plane(3)], v, sums),
+            3 => accumulate::<3, true, ABS>([plane(0), plane(1), plane(2)], v, sums),
+            2 => accumulate::<2, true, ABS>([plane(0), plane(1)], v, sums),
+            _ => accumulate::<1, true, ABS>([plane(0)], v, sums),
         }
         let mut k = first;
         while k + 4 <= v.len() {
@@ -322,22 +403,27 @@ impl Codebook {
                 return None;
             }
             let planes = [plane(k), plane(k + 1), plane(k + 2), plane(k + 3)];
-            accumulate::<4, false>(planes, &v[k..], sums);
+            accumulate::<4, false, ABS>(planes, &v[k..], sums);
             k += 4;
         }
         match v.len() - k {
-            3 => accumulate::<3, false>([plane(k), plane(k + 1), plane(k + 2)], &v[k..], sums),
-            2 => accumulate::<2, false>([plane(k), plane(k + 1)], &v[k..], sums),
-            1 => accumulate::<1, false>([plane(k)], &v[k..], sums),
+            3 => accumulate::<3, false, ABS>([plane(k), plane(k + 1), plane(k + 2)], &v[k..], sums),
+            2 => accumulate::<2, false, ABS>([plane(k), plane(k + 1)], &v[k..], sums),
+            1 => accumulate::<1, false, ABS>([plane(k)], &v[k..], sums),
             _ => {}
         }
         Some(len)
     }
 }
 
-/// Adds `(v[j] - planes[j][i])^2` for `j = 0..K`, in order, to `sums[i]` (to 0 when `FIRST`).
+/// Adds `(v[j] - planes[j][i])^2` (`|v[j] - planes[j][i]|` when `ABS`) for `j = 0..K`, in
+/// order, to `sums[i]` (to 0 when `FIRST`).
 #[inline(always)]
-fn accumulate<const K: usize, const FIRST: bool>(planes: [&[f64]; K], v: &[f64], sums: &mut [f64]) {
+fn accumulate<const K: usize, const FIRST: bool, const ABS: bool>(
+    planes: [&[f64]; K],
+    v: &[f64],
+    sums: &mut [f64],
+) {
     let len = sums.len();
     let planes = planes.map(|plane| &plane[..len]);
     let v: [f64; K] = std::array::from_fn(|j| v[j]);
@@ -345,7 +431,7 @@ fn accumulate<const K: usize, const FIRST: bool>(planes: [&[f64]; K], v: &[f64],
         let mut s = if FIRST { 0.0 } else { *sum };
         for j in 0..K {
             let d = v[j] - planes[j][i];
-            s += d * d;
+            s += if ABS { d.abs() } else { d * d };
         }
         *sum = s;
     }

@@ -1,25 +1,41 @@
 //! The numeric core: Kohonen self-organising maps trained exactly as SPEC §3 says.
 //!
-//! Knows nothing of HTTP, files or JSON. Parameters go unchecked -> checked
-//! ([`SomParams::check`]); [`train`] turns initial weights and data into a trained map;
-//! [`Codebook`] answers queries on a map (best-matching node, prediction, quality).
+//! Knows nothing of HTTP, files or JSON. Parameters and the options of SPEC §3b go unchecked
+//! -> checked ([`SomParams::check`]); [`train`] turns initial weights and data into a trained
+//! map; [`Codebook`] answers queries on a map (best-matching node, prediction, quality).
+//!
+//! The options are types, each in its own module: the grid ([`topology`]), the neighbourhood
+//! factor ([`kernel`]), the [`schedule`], the [`distance`], the initial weights ([`init`]) and
+//! the feature [`scaling`]; the trainers in [`train`] share them.
 //!
 //! Shapes: weights `(rows, cols, dim)` row-major, data `(n, dim)`; node `[r, c]` has flat
 //! index `r * cols + c`.
 
 mod codebook;
+mod distance;
+mod init;
+mod kernel;
+mod options;
 mod params;
+mod scaling;
+mod schedule;
+mod topology;
 mod train;
 
 pub use codebook::Codebook;
+pub use init::{Initial, MAX_PCA_DIM, random_seed, random_weights};
+pub use options::{
+    Compatibility, DEFAULT_LEARNING_RATE, Decay, Distance, InitMethod, Mode, NamedOption,
+    Neighbourhood, Options, Order, Scaling, ScheduleSpec, Topology, TrainingOptions,
+};
 pub use params::{
     CheckedParams, MAX_SEED_EXCLUSIVE, SizeLimits, SomError, SomParams, check_finite, check_seed,
     data_from_flat, data_from_rows,
 };
-pub use train::{
-    SampledSchedule, Schedule, TrainControl, TrainOptions, TrainStats, Trained, random_seed,
-    random_weights, train,
-};
+pub use scaling::Scaler;
+pub use schedule::{SampledSchedule, Schedule, sample_indices};
+pub use topology::Grid;
+pub use train::{TrainControl, TrainSettings, TrainStats, Trained, train, train_reference};
 
 /// The ten sample colours of the original service's notebook, `(10, 3)` RGB in `[0, 1]`.
 pub const SAMPLE_COLOURS: [[f64; 3]; 10] = [
@@ -35,5 +51,7 @@ pub const SAMPLE_COLOURS: [[f64; 3]; 10] = [
     [0.38039216, 0.68627451, 0.70980392],
 ];
 
+#[cfg(test)]
+mod options_tests;
 #[cfg(test)]
 mod tests;

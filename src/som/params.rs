@@ -5,6 +5,10 @@
 
 use ndarray::{Array2, Array3, ArrayView2};
 
+use super::init::check_pca_dim;
+use super::options::{InitMethod, Options, TrainingOptions};
+use super::topology::Grid;
+
 /// Largest seed accepted: seeds must survive a round trip through a JSON number (an f64).
 pub const MAX_SEED_EXCLUSIVE: u64 = 1 << 53;
 
@@ -77,6 +81,13 @@ pub enum SomError {
         "max_iterations is {max_iterations}, over the limit of {limit} (the server's --max-iterations): use fewer iterations"
     )]
     TooManyIterations { max_iterations: usize, limit: usize },
+    /// A §3b option with a value out of range, or a combination that makes no sense.
+    #[error("{message}")]
+    InvalidOption {
+        /// The request field (the flag, with dashes) at fault.
+        field: &'static str,
+        message: String,
+    },
     #[error("training was cancelled after {iterations_done} iterations")]
     Cancelled { iterations_done: usize },
 }
@@ -138,28 +149,38 @@ pub struct SomParams {
     pub cols: usize,
     /// Iterations; each presents every sample once. At least 1.
     pub max_iterations: usize,
-    /// Initial learning rate `a0`, `0 < a0 <= 1`. Default 0.1.
-    pub learning_rate: f64,
+    /// Initial learning rate `a0`, `0 < a0 <= 1`, as given: default 0.1 online, and batch
+    /// mode has none.
+    pub learning_rate: Option<f64>,
+    /// The options of SPEC §3b, as given.
+    pub options: TrainingOptions,
     /// Size limits the map must fit in.
     pub limits: SizeLimits,
 }
 
 impl SomParams {
     /// Parameters for a `rows x cols` map trained for `max_iterations` with the default
-    /// learning rate (0.1) and size limits.
+    /// learning rate, options and size limits.
     pub fn new(rows: usize, cols: usize, max_iterations: usize) -> Self {
         SomParams {
             rows,
             cols,
             max_iterations,
-            learning_rate: 0.1,
+            learning_rate: None,
+            options: TrainingOptions::default(),
             limits: SizeLimits::default(),
         }
     }
 
     /// Sets the initial learning rate.
     pub fn learning_rate(mut self, learning_rate: f64) -> Self {
-        self.learning_rate = learning_rate;
+        self.learning_rate = Some(learning_rate);
+        self
+    }
+
+    /// Sets the options of SPEC §3b.
+    pub fn options(mut self, options: TrainingOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -173,8 +194,8 @@ impl SomParams {
     ///
     /// # Errors
     /// [`SomError::EmptyGrid`], [`SomError::ZeroIterations`], [`SomError::InvalidLearningRate`],
-    /// [`SomError::ZeroDimension`], [`SomError::TooManyNodes`], [`SomError::TooManyWeights`],
-    /// [`SomError::TooManyIterations`].
+    /// [`SomError::InvalidOption`], [`SomError::ZeroDimension`], [`SomError::TooManyNodes`],
+    /// [`SomError::TooManyWeights`], [`SomError::TooManyIterations`].
     pub fn check(self, dim: usize) -> Result<CheckedParams, SomError> {
         if self.rows == 0 || self.cols == 0 {
             return Err(SomError::EmptyGrid {
@@ -191,32 +212,36 @@ impl SomParams {
                 limit: self.limits.max_iterations,
             });
         }
-        if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
-            return Err(SomError::InvalidLearningRate(self.learning_rate));
-        }
+        let options = self
+            .options
+            .check(self.rows, self.cols, self.learning_rate)?;
         if dim == 0 {
             return Err(SomError::ZeroDimension);
         }
         self.limits.check(self.rows, self.cols, dim)?;
+        if options.init == InitMethod::Pca {
+            check_pca_dim(dim)?;
+        }
         Ok(CheckedParams {
             rows: self.rows,
             cols: self.cols,
             dim,
             max_iterations: self.max_iterations,
-            learning_rate: self.learning_rate,
+            options,
         })
     }
 }
 
 /// Parameters that passed [`SomParams::check`]: a non-empty grid within the size limits,
-/// at least one iteration, a learning rate in `(0, 1]`, a dimension of at least 1.
+/// at least one iteration, a learning rate in `(0, 1]` (online), a dimension of at least 1,
+/// options that fit together.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CheckedParams {
     rows: usize,
     cols: usize,
     dim: usize,
     max_iterations: usize,
-    learning_rate: f64,
+    options: Options,
 }
 
 impl CheckedParams {
@@ -232,8 +257,21 @@ impl CheckedParams {
     pub fn max_iterations(&self) -> usize {
         self.max_iterations
     }
-    pub fn learning_rate(&self) -> f64 {
-        self.learning_rate
+    /// The starting learning rate; `None` in batch mode.
+    pub fn learning_rate(&self) -> Option<f64> {
+        self.options.schedule.learning_rate
+    }
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+    /// The grid the nodes sit on.
+    pub fn grid(&self) -> Grid {
+        Grid {
+            rows: self.rows,
+            cols: self.cols,
+            topology: self.options.topology,
+            toroidal: self.options.toroidal,
+        }
     }
     /// Number of nodes, `rows * cols`.
     pub fn nodes(&self) -> usize {

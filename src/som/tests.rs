@@ -42,9 +42,10 @@ fn colours() -> Array2<f64> {
 fn train_quietly(params: &CheckedParams, init: Array3<f64>, data: &Array2<f64>) -> Trained {
     train(
         params,
-        init,
+        Initial::Weights(init),
+        0,
         data.view(),
-        &TrainOptions::default(),
+        &TrainSettings::default(),
         &TrainControl::default(),
     )
     .expect("valid training")
@@ -63,13 +64,14 @@ fn training_reproduces_every_golden_case() {
             .learning_rate(case.learning_rate)
             .check(data.ncols())
             .unwrap();
-        let options = TrainOptions {
+        let options = TrainSettings {
             record_bmus: true,
-            ..TrainOptions::default()
+            ..TrainSettings::default()
         };
         let trained = train(
             &params,
-            initial,
+            Initial::Weights(initial),
+            0,
             data.view(),
             &options,
             &TrainControl::default(),
@@ -173,15 +175,16 @@ fn train_in_bands(
         .num_threads(threads)
         .build()
         .unwrap();
-    let options = TrainOptions {
+    let options = TrainSettings {
         parallel_min_work: 0,
         record_bmus: true,
-        ..TrainOptions::default()
+        ..TrainSettings::default()
     };
     pool.install(|| {
         train(
             params,
-            initial,
+            Initial::Weights(initial),
+            0,
             data.view(),
             &options,
             &TrainControl::default(),
@@ -237,13 +240,14 @@ fn the_block_cache_rescans_only_what_changed_since_a_sample_was_last_shown() {
 fn a_block_cache_too_large_to_keep_gives_the_same_map() {
     let data = Array2::from_shape_fn((50, 2), |(i, k)| ((i * 3 + k) % 7) as f64 / 7.0);
     let params = SomParams::new(16, 16, 6).check(2).unwrap();
-    let options = TrainOptions {
+    let options = TrainSettings {
         max_cached_blocks: 10,
-        ..TrainOptions::default()
+        ..TrainSettings::default()
     };
     let trained = train(
         &params,
-        random_weights(16, 16, 2, 5),
+        Initial::Weights(random_weights(16, 16, 2, 5)),
+        0,
         data.view(),
         &options,
         &TrainControl::default(),
@@ -327,36 +331,12 @@ fn prediction_and_errors_equal_a_plain_scan_in_high_dimensions() {
     );
 }
 
-/// SPEC §3 written out with no optimisation at all.
+/// The reference trainer on `weights`, in place.
 fn naive_train(params: &CheckedParams, weights: &mut Array3<f64>, data: &Array2<f64>) {
-    let schedule = Schedule::new(params);
-    let cols = params.cols();
-    for (&s, &a) in schedule.radii.iter().zip(&schedule.learning_rates) {
-        for v in data.rows() {
-            let mut best = (f64::INFINITY, 0);
-            for i in 0..params.nodes() {
-                let (r, c) = (i / cols, i % cols);
-                let d: f64 = (v.iter().enumerate())
-                    .map(|(k, x)| (x - weights[[r, c, k]]).powi(2))
-                    .sum();
-                if d < best.0 {
-                    best = (d, i);
-                }
-            }
-            let (br, bc) = (best.1 / cols, best.1 % cols);
-            for i in 0..params.nodes() {
-                let (r, c) = (i / cols, i % cols);
-                let d2 = (r.abs_diff(br).pow(2) + c.abs_diff(bc).pow(2)) as f64;
-                if d2 <= s * s + 1e-9 {
-                    let f = a * (-d2 / (2.0 * s * s)).exp();
-                    for (k, vk) in v.iter().enumerate() {
-                        let w = &mut weights[[r, c, k]];
-                        *w += f * (vk - *w);
-                    }
-                }
-            }
-        }
-    }
+    let initial = Initial::Weights(weights.clone());
+    *weights = train_reference(params, initial, 0, data.view())
+        .expect("valid training")
+        .weights;
 }
 
 #[test]
@@ -366,9 +346,10 @@ fn cancelling_stops_training_before_the_next_iteration() {
     control.cancel();
     let result = train(
         &params,
-        random_weights(5, 5, 3, 1),
+        Initial::Weights(random_weights(5, 5, 3, 1)),
+        0,
         colours().view(),
-        &TrainOptions::default(),
+        &TrainSettings::default(),
         &control,
     );
     assert_eq!(
@@ -381,9 +362,9 @@ fn cancelling_stops_training_before_the_next_iteration() {
 fn cancelling_a_training_split_over_threads_stops_every_thread() {
     let params = SomParams::new(40, 40, 1_000_000).check(3).unwrap();
     let control = TrainControl::default();
-    let options = TrainOptions {
+    let options = TrainSettings {
         parallel_min_work: 0,
-        ..TrainOptions::default()
+        ..TrainSettings::default()
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(3)
@@ -394,7 +375,8 @@ fn cancelling_a_training_split_over_threads_stops_every_thread() {
             pool.install(|| {
                 train(
                     &params,
-                    random_weights(40, 40, 3, 1),
+                    Initial::Weights(random_weights(40, 40, 3, 1)),
+                    0,
                     colours().view(),
                     &options,
                     &control,
@@ -425,14 +407,15 @@ fn cancelling_stops_a_training_inside_an_iteration() {
             .num_threads(threads)
             .build()
             .unwrap();
-        let options = TrainOptions {
+        let options = TrainSettings {
             parallel_min_work: 0,
-            ..TrainOptions::default()
+            ..TrainSettings::default()
         };
         let result = pool.install(|| {
             train(
                 &params,
-                random_weights(30, 30, 3, 1),
+                Initial::Weights(random_weights(30, 30, 3, 1)),
+                0,
                 many_samples(10_000).view(),
                 &options,
                 &control,
@@ -458,15 +441,16 @@ fn a_band_that_panics_makes_every_band_leave_instead_of_hanging() {
                 .num_threads(3)
                 .build()
                 .unwrap();
-            let options = TrainOptions {
+            let options = TrainSettings {
                 parallel_min_work: 0,
-                ..TrainOptions::default()
+                ..TrainSettings::default()
             };
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 pool.install(|| {
                     train(
                         &params,
-                        random_weights(30, 30, 3, 1),
+                        Initial::Weights(random_weights(30, 30, 3, 1)),
+                        0,
                         many_samples(1_000).view(),
                         &options,
                         &control,
@@ -487,12 +471,12 @@ fn a_band_that_panics_makes_every_band_leave_instead_of_hanging() {
 #[test]
 fn the_stored_record_keeps_a_thousand_evenly_spaced_iterations_first_and_last() {
     let params = SomParams::new(10, 10, 123_457).check(3).unwrap();
-    let sampled = Schedule::new(&params).sample(1_000);
+    let sampled = Schedule::new(&params.options().schedule, params.max_iterations()).sample(1_000);
     assert_eq!(sampled.iterations.len(), 1_000);
     assert_eq!(sampled.iterations[0], 1);
     assert_eq!(sampled.iterations[999], 123_457);
     assert!(sampled.iterations.windows(2).all(|w| w[0] < w[1]));
-    let full = Schedule::new(&params);
+    let full = Schedule::new(&params.options().schedule, params.max_iterations());
     for (k, &t) in sampled.iterations.iter().enumerate() {
         assert_eq!(sampled.radii[k], full.radii[t - 1]);
         assert_eq!(sampled.learning_rates[k], full.learning_rates[t - 1]);
@@ -504,7 +488,9 @@ fn the_stored_record_keeps_a_thousand_evenly_spaced_iterations_first_and_last() 
     );
     let short = SomParams::new(10, 10, 7).check(3).unwrap();
     assert_eq!(
-        Schedule::new(&short).sample(1_000).iterations,
+        Schedule::new(&short.options().schedule, short.max_iterations())
+            .sample(1_000)
+            .iterations,
         vec![1, 2, 3, 4, 5, 6, 7]
     );
 }
@@ -515,9 +501,10 @@ fn progress_counts_every_iteration() {
     let control = TrainControl::default();
     train(
         &params,
-        random_weights(5, 5, 3, 1),
+        Initial::Weights(random_weights(5, 5, 3, 1)),
+        0,
         colours().view(),
-        &TrainOptions::default(),
+        &TrainSettings::default(),
         &control,
     )
     .unwrap();
@@ -626,9 +613,10 @@ fn initial_weights_of_the_wrong_shape_are_refused() {
     let params = SomParams::new(3, 3, 1).check(3).unwrap();
     let result = train(
         &params,
-        random_weights(3, 4, 3, 1),
+        Initial::Weights(random_weights(3, 4, 3, 1)),
+        0,
         colours().view(),
-        &TrainOptions::default(),
+        &TrainSettings::default(),
         &TrainControl::default(),
     );
     assert_eq!(

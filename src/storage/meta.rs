@@ -1,7 +1,12 @@
 //! What is known of a model besides its weights, stored as `NAME.json` beside `NAME.npy`.
 
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::som::{
+    Compatibility, Decay, Distance, InitMethod, Mode, NamedOption, Neighbourhood, Options, Order,
+    Scaler, Scaling, Topology,
+};
 
 /// Where a model's training stands. A model without a `.json` (as the Python service wrote
 /// them) is `Succeeded`.
@@ -70,4 +75,167 @@ pub struct ModelMeta {
     pub radius_per_iteration: Option<Vec<f64>>,
     pub learning_rate_per_iteration: Option<Vec<f64>>,
     pub recorded_iterations: Option<Vec<usize>>,
+    /// The options of SPEC §3b the map was trained with; `None` (a model made before options
+    /// existed, or imported) reads as the defaults.
+    pub options: Option<OptionsRecord>,
+    /// The feature scaling fitted on the training data, when the options asked for one: the
+    /// weights are in its scaled units.
+    pub scaler: Option<ScalerRecord>,
+    /// `[quantization error, topographic error]` after the iterations numbered in
+    /// `recorded_iterations` (batch mode).
+    pub quality_per_iteration: Option<Vec<[f64; 2]>>,
+}
+
+impl ModelMeta {
+    /// The options the map was trained with, the defaults when unknown.
+    pub fn options(&self) -> OptionsRecord {
+        self.options.clone().unwrap_or_default()
+    }
+
+    /// The scaler the map's weights are in, if any.
+    pub fn scaler(&self) -> Option<Scaler> {
+        self.scaler.as_ref().map(ScalerRecord::to_scaler)
+    }
+}
+
+/// Every option of SPEC §3b as a trained map used it (defaults filled in).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptionsRecord {
+    #[serde(with = "named")]
+    pub topology: Topology,
+    pub toroidal: bool,
+    #[serde(with = "named")]
+    pub neighbourhood: Neighbourhood,
+    /// Starting radius; `None` when unknown (the default: half the grid's longer side).
+    pub radius: Option<f64>,
+    #[serde(with = "named")]
+    pub schedule: Decay,
+    pub final_radius: Option<f64>,
+    pub final_learning_rate: Option<f64>,
+    #[serde(with = "named_or_null")]
+    pub compatibility: Option<Compatibility>,
+    #[serde(with = "named")]
+    pub distance: Distance,
+    /// `None`: the training started from given weights.
+    #[serde(with = "named_or_null")]
+    pub init: Option<InitMethod>,
+    #[serde(with = "named")]
+    pub order: Order,
+    #[serde(with = "named")]
+    pub scaling: Scaling,
+    #[serde(with = "named")]
+    pub mode: Mode,
+}
+
+impl Default for OptionsRecord {
+    /// SPEC §3: what a model made before options existed was trained with.
+    fn default() -> Self {
+        OptionsRecord {
+            topology: Topology::Rectangular,
+            toroidal: false,
+            neighbourhood: Neighbourhood::Gaussian,
+            radius: None,
+            schedule: Decay::Exponential,
+            final_radius: None,
+            final_learning_rate: None,
+            compatibility: None,
+            distance: Distance::Euclidean,
+            init: Some(InitMethod::Random),
+            order: Order::Given,
+            scaling: Scaling::None,
+            mode: Mode::Online,
+        }
+    }
+}
+
+impl OptionsRecord {
+    /// The record of checked options; `given_weights` when the training started from given
+    /// weights rather than an initialisation method.
+    pub fn new(options: &Options, given_weights: bool) -> Self {
+        OptionsRecord {
+            topology: options.topology,
+            toroidal: options.toroidal,
+            neighbourhood: options.neighbourhood,
+            radius: Some(options.schedule.radius),
+            schedule: options.schedule.decay,
+            final_radius: options.schedule.final_radius,
+            final_learning_rate: options.schedule.final_learning_rate,
+            compatibility: options.compatibility,
+            distance: options.distance,
+            init: (!given_weights).then_some(options.init),
+            order: options.order,
+            scaling: options.scaling,
+            mode: options.mode,
+        }
+    }
+}
+
+/// A [`Scaler`] as stored: per feature, `scaled = (value - offset) / scale`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScalerRecord {
+    #[serde(with = "named")]
+    pub kind: Scaling,
+    pub offset: Vec<f64>,
+    pub scale: Vec<f64>,
+}
+
+impl ScalerRecord {
+    pub fn new(scaler: &Scaler) -> Self {
+        ScalerRecord {
+            kind: scaler.kind,
+            offset: scaler.offset.clone(),
+            scale: scaler.scale.clone(),
+        }
+    }
+
+    pub fn to_scaler(&self) -> Scaler {
+        Scaler {
+            kind: self.kind,
+            offset: self.offset.clone(),
+            scale: self.scale.clone(),
+        }
+    }
+}
+
+/// An option stored by its name.
+mod named {
+    use super::*;
+
+    pub fn serialize<T: NamedOption, S: Serializer>(
+        value: &T,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(value.as_str())
+    }
+
+    pub fn deserialize<'de, T: NamedOption, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<T, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An optional option stored by its name, or null.
+mod named_or_null {
+    use super::*;
+
+    pub fn serialize<T: NamedOption, S: Serializer>(
+        value: &Option<T>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => serializer.serialize_str(value.as_str()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, T: NamedOption, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<T>, D::Error> {
+        match Option::<String>::deserialize(deserializer)? {
+            Some(name) => name.parse().map(Some).map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
 }

@@ -39,7 +39,7 @@ use files::{FileVersion, OpenError, TEMP_MARKER};
 use journal::Intent;
 
 pub use cache::{DEFAULT_CACHE_BYTES, ModelCache};
-pub use meta::{ModelMeta, TrainingStatus};
+pub use meta::{ModelMeta, OptionsRecord, ScalerRecord, TrainingStatus};
 pub use names::{MAX_NAME_LEN, model_name, python_float_repr, validate_name};
 pub use npy::{NpyError, data_from_npy, weights_from_npy, weights_to_npy};
 

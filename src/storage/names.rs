@@ -26,16 +26,22 @@ pub fn validate_name(name: &str) -> Result<(), StorageError> {
 }
 
 /// The name of a model whose training was accepted at `accepted`, as the Python service
-/// named them: `05-03-2021_19h55m13sT_10X10_100N_0.1LR`.
+/// named them: `05-03-2021_19h55m13sT_10X10_100N_0.1LR`; a batch training, which has no
+/// learning rate (`None`), ends `_100N_batch`.
 pub fn model_name(
     accepted: Timestamp,
     [rows, cols]: [usize; 2],
     max_iterations: usize,
-    learning_rate: f64,
+    learning_rate: Option<f64>,
 ) -> String {
     let time = accepted.strftime("%d-%m-%Y_%Hh%Mm%SsT");
-    let lr = python_float_repr(learning_rate);
-    format!("{time}_{rows}X{cols}_{max_iterations}N_{lr}LR")
+    match learning_rate {
+        Some(rate) => {
+            let lr = python_float_repr(rate);
+            format!("{time}_{rows}X{cols}_{max_iterations}N_{lr}LR")
+        }
+        None => format!("{time}_{rows}X{cols}_{max_iterations}N_batch"),
+    }
 }
 
 /// A float as Python's `repr` prints it: the shortest digits that read back to the same
@@ -120,11 +126,11 @@ mod tests {
     fn model_names_follow_the_original_pattern() {
         let accepted: Timestamp = "2021-03-05T19:55:13Z".parse().unwrap();
         assert_eq!(
-            model_name(accepted, [10, 10], 100, 0.1),
+            model_name(accepted, [10, 10], 100, Some(0.1)),
             "05-03-2021_19h55m13sT_10X10_100N_0.1LR"
         );
         assert_eq!(
-            model_name(accepted, [3, 40], 7, 1e-5),
+            model_name(accepted, [3, 40], 7, Some(1e-5)),
             "05-03-2021_19h55m13sT_3X40_7N_1e-05LR"
         );
     }

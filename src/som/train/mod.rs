@@ -1,0 +1,280 @@
+//! Training: from checked parameters, initial weights and data to a trained map.
+//!
+//! [`train`] runs the fast trainers ([`online`]: bands of rows meeting at a [`rendezvous`]
+//! once per presentation; [`batch`]: all samples' best-matching nodes at once, then per-node
+//! sums); [`train_reference`] runs [`reference`], SPEC §3 and §3b written out with no
+//! optimisation, which the tests hold the fast trainers to. Both share everything before the
+//! loop: scaling, the seeded generator, the initial weights and the schedule.
+
+mod batch;
+mod online;
+mod reference;
+mod rendezvous;
+mod stencil;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use ndarray::{Array2, Array3, ArrayView2, CowArray, Ix2};
+
+use super::init::{Generator, Initial, generator, initial_weights};
+use super::options::Mode;
+use super::params::{CheckedParams, SomError, check_finite, check_initial_weights};
+use super::scaling::Scaler;
+use super::schedule::Schedule;
+
+/// Shared with whoever runs the training: progress to read, a flag to cancel.
+#[derive(Debug, Default)]
+pub struct TrainControl {
+    iterations_done: AtomicUsize,
+    cancel: AtomicBool,
+    /// What a test makes happen at `(band, presentation)`: a panic, a cancel.
+    #[cfg(test)]
+    fault: std::sync::OnceLock<Fault>,
+}
+
+impl TrainControl {
+    /// Iterations completed so far.
+    pub fn iterations_done(&self) -> usize {
+        self.iterations_done.load(Ordering::Relaxed)
+    }
+    fn set_iterations_done(&self, done: usize) {
+        self.iterations_done.store(done, Ordering::Relaxed);
+    }
+    /// Asks the training to stop; it does so before its next presentation (online) or
+    /// iteration (batch).
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// Makes band `band` call `fault` (e.g. panic) just before its presentation
+    /// `presentation` (counted from 1), to test what training does then.
+    #[cfg(test)]
+    pub(crate) fn inject(&self, band: usize, presentation: u64, fault: fn(&TrainControl)) {
+        self.fault
+            .set((band, presentation, fault))
+            .expect("one injected fault per training");
+    }
+
+    #[cfg(test)]
+    fn fault_if_injected(&self, band: usize, presentation: u64) {
+        if let Some(&(at_band, at, fault)) = self.fault.get()
+            && (at_band, at) == (band, presentation)
+        {
+            fault(self);
+        }
+    }
+}
+
+/// A test's fault: at `(band, presentation)`, call this.
+#[cfg(test)]
+type Fault = (usize, u64, fn(&TrainControl));
+
+/// How to run a training, beyond what it computes.
+#[derive(Debug, Clone)]
+pub struct TrainSettings {
+    /// Record the best-matching node of every presentation (for `verbose` answers; online
+    /// mode).
+    pub record_bmus: bool,
+    /// Size of a map (`nodes x dim`) from which its rows are split over threads, as many as the
+    /// current rayon pool has (at most one per row). Default 16,384: a 100x100 map of colours is
+    /// split, a 10x10 one is not (its presentations take less than the threads' handshake).
+    /// Tests lower it to force the split.
+    pub parallel_min_work: usize,
+    /// Most block minima (samples x blocks of nodes) the search cache may hold, 16 bytes each.
+    /// Past it every search rescans every node: with that many samples nearly every block is
+    /// updated between two presentations of a sample anyway. Default 4,194,304 (64 MiB).
+    pub max_cached_blocks: usize,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        TrainSettings {
+            record_bmus: false,
+            parallel_min_work: 16_384,
+            max_cached_blocks: 1 << 22,
+        }
+    }
+}
+
+/// Counters of the work done, for tests and profiling.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrainStats {
+    /// Node weight vectors updated, over all presentations.
+    pub nodes_updated: u64,
+    /// Nodes whose distance to a sample was computed during training (a block of nodes
+    /// abandoned part-way as too far counts whole).
+    pub nodes_scanned: u64,
+    /// Threads the map's rows were split over (1: not split).
+    pub threads: usize,
+}
+
+/// The result of a training.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    /// Final weights, `(rows, cols, dim)`, in scaled units when the data was scaled.
+    pub weights: Array3<f64>,
+    pub schedule: Schedule,
+    /// `[row, col]` of the best-matching node of every presentation, in order (online mode,
+    /// when recorded).
+    pub bmus: Option<Vec<[usize; 2]>>,
+    /// `[quantization error, topographic error]` after every iteration (batch mode).
+    pub quality_per_iteration: Option<Vec<[f64; 2]>>,
+    /// The scaling fitted on the data, when the options ask for one.
+    pub scaler: Option<Scaler>,
+    pub stats: TrainStats,
+}
+
+/// Everything a trainer's loop needs, prepared the same way for every trainer.
+struct Prepared<'a> {
+    /// `(n, dim)`, scaled, contiguous.
+    data: CowArray<'a, f64, Ix2>,
+    scaler: Option<Scaler>,
+    initial: Array3<f64>,
+    /// Where the generator stands after the initial weights were drawn.
+    rng: Generator,
+    schedule: Schedule,
+}
+
+/// Checks the data, fits the scaler, draws the initial weights and computes the schedule.
+fn prepare<'a>(
+    params: &CheckedParams,
+    initial: Initial,
+    seed: u64,
+    data: ArrayView2<'a, f64>,
+) -> Result<Prepared<'a>, SomError> {
+    if data.nrows() == 0 {
+        return Err(SomError::NoSamples);
+    }
+    if data.ncols() != params.dim() {
+        return Err(SomError::DimensionMismatch {
+            expected: params.dim(),
+            got: data.ncols(),
+        });
+    }
+    check_finite(data)?;
+    let options = params.options();
+    let scaler = Scaler::fit(options.scaling, data);
+    // Borrowed as it is when unscaled and already contiguous (as the HTTP and CLI readers
+    // make it): a training never holds a second copy of its data.
+    let data: CowArray<f64, Ix2> = match &scaler {
+        Some(scaler) => CowArray::from(scaler.scale(data)),
+        None if data.is_standard_layout() => CowArray::from(data),
+        None => CowArray::from(data.as_standard_layout().into_owned()),
+    };
+    let mut rng = generator(seed);
+    let initial = match initial {
+        Initial::Method(method) => {
+            initial_weights(method, params.rows(), params.cols(), data.view(), &mut rng)?
+        }
+        Initial::Weights(weights) => {
+            check_initial_weights(params, &weights)?;
+            weights
+        }
+    };
+    let schedule = Schedule::new(&options.schedule, params.max_iterations());
+    Ok(Prepared {
+        data,
+        scaler,
+        initial,
+        rng,
+        schedule,
+    })
+}
+
+/// Trains a map with the fast trainer of the parameters' mode: from `initial` weights (or a
+/// method to compute them), drawing from the generator of `seed` (SPEC §3b), on `data`
+/// `(n, dim)` in data units.
+///
+/// # Errors
+/// [`SomError::NoSamples`], [`SomError::DimensionMismatch`] (data of another dimension than the
+/// parameters), [`SomError::NonFinite`], [`SomError::InitialWeightsShape`], and
+/// [`SomError::Cancelled`] when `control` was cancelled.
+pub fn train(
+    params: &CheckedParams,
+    initial: Initial,
+    seed: u64,
+    data: ArrayView2<f64>,
+    settings: &TrainSettings,
+    control: &TrainControl,
+) -> Result<Trained, SomError> {
+    let prepared = prepare(params, initial, seed, data)?;
+    let samples = prepared
+        .data
+        .as_slice()
+        .expect("prepared data is contiguous");
+    let outcome = match params.options().mode {
+        Mode::Online => online::train(
+            params,
+            prepared.initial,
+            samples,
+            &prepared.schedule,
+            &prepared.rng,
+            settings,
+            control,
+        )?,
+        Mode::Batch => batch::train(
+            params,
+            prepared.initial,
+            prepared.data.view(),
+            &prepared.schedule,
+            control,
+        )?,
+    };
+    Ok(outcome.into_trained(params, prepared.schedule, prepared.scaler))
+}
+
+/// Trains as [`train`] does with the reference trainer: every option, written out as SPEC
+/// §3 and §3b say it, with no optimisation. For tests and for reading; slow.
+///
+/// # Errors
+/// As [`train`], but never [`SomError::Cancelled`].
+pub fn train_reference(
+    params: &CheckedParams,
+    initial: Initial,
+    seed: u64,
+    data: ArrayView2<f64>,
+) -> Result<Trained, SomError> {
+    let Prepared {
+        data,
+        scaler,
+        initial,
+        mut rng,
+        schedule,
+    } = prepare(params, initial, seed, data)?;
+    let data: Array2<f64> = data.into_owned();
+    let outcome = reference::train(params, initial, &data, &schedule, &mut rng);
+    Ok(outcome.into_trained(params, schedule, scaler))
+}
+
+/// What a trainer's loop gives back.
+struct Outcome {
+    /// `(rows, cols, dim)`.
+    weights: Array3<f64>,
+    /// Flat index of the best-matching node of every presentation (online, when recorded).
+    bmus: Option<Vec<usize>>,
+    /// `[qe, te]` after every iteration (batch).
+    quality_per_iteration: Option<Vec<[f64; 2]>>,
+    stats: TrainStats,
+}
+
+impl Outcome {
+    fn into_trained(
+        self,
+        params: &CheckedParams,
+        schedule: Schedule,
+        scaler: Option<Scaler>,
+    ) -> Trained {
+        let grid = params.grid();
+        Trained {
+            weights: self.weights,
+            schedule,
+            bmus: (self.bmus).map(|bmus| bmus.into_iter().map(|b| grid.position(b)).collect()),
+            quality_per_iteration: self.quality_per_iteration,
+            scaler,
+            stats: self.stats,
+        }
+    }
+}
