@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use approx::assert_abs_diff_eq;
 use ndarray::{Array2, Array3};
 use ndarray_npy::read_npy;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
 use super::*;
@@ -230,5 +232,406 @@ fn every_golden_option_case_is_reproduced_by_the_fast_and_the_reference_trainer(
                 "{what}: te {te}"
             );
         }
+    }
+}
+
+/// A random valid combination of options for a small map, or `None` when the draw is not a
+/// valid combination (then the check must have said why, naming a field).
+fn random_case(rng: &mut ChaCha8Rng) -> Option<(SomParams, Initial, Array2<f64>)> {
+    let rows = rng.random_range(1..=7usize);
+    let cols = rng.random_range(1..=7usize);
+    let dim = rng.random_range(1..=5usize);
+    let n = rng.random_range(1..=12usize);
+    let iterations = rng.random_range(1..=6usize);
+    // One of `choices` things, or (at `choices`) none: "not given".
+    fn pick(rng: &mut ChaCha8Rng, choices: usize) -> usize {
+        rng.random_range(0..choices + 1)
+    }
+    fn maybe<T: Copy>(all: &[T], k: usize) -> Option<T> {
+        all.get(k).copied()
+    }
+    let mut options = TrainingOptions {
+        topology: maybe(Topology::ALL, pick(rng, Topology::ALL.len())),
+        toroidal: maybe(&[false, true], pick(rng, 2)),
+        neighbourhood: maybe(Neighbourhood::ALL, pick(rng, Neighbourhood::ALL.len())),
+        schedule: maybe(Decay::ALL, pick(rng, Decay::ALL.len())),
+        distance: maybe(Distance::ALL, pick(rng, Distance::ALL.len())),
+        init: maybe(InitMethod::ALL, pick(rng, InitMethod::ALL.len())),
+        order: maybe(Order::ALL, pick(rng, Order::ALL.len())),
+        scaling: maybe(Scaling::ALL, pick(rng, Scaling::ALL.len())),
+        mode: maybe(Mode::ALL, pick(rng, Mode::ALL.len())),
+        ..TrainingOptions::default()
+    };
+    if pick(rng, 3) == 0 {
+        options = TrainingOptions {
+            compatibility: Some(Compatibility::PythonService),
+            neighbourhood: None,
+            schedule: None,
+            mode: None,
+            ..options
+        };
+    }
+    if pick(rng, 2) == 0 && options.compatibility.is_none() {
+        options.radius = Some(rng.random_range(0.3..4.0));
+    }
+    if options.schedule == Some(Decay::Linear) && pick(rng, 1) == 0 {
+        options.final_radius = Some(rng.random_range(0.1..1.0) * options.radius.unwrap_or(0.5));
+        options.final_learning_rate = Some(0.01);
+    }
+    let learning_rate = (options.mode != Some(Mode::Batch)).then(|| rng.random_range(0.05..1.0));
+    let data = Array2::from_shape_simple_fn((n, dim), || rng.random::<f64>());
+    let initial = if pick(rng, 3) == 0 {
+        Initial::Weights(Array3::from_shape_simple_fn((rows, cols, dim), || {
+            rng.random::<f64>()
+        }))
+    } else {
+        Initial::Method(options.init.unwrap_or(InitMethod::Random))
+    };
+    let params = SomParams {
+        learning_rate,
+        ..SomParams::new(rows, cols, iterations).options(options)
+    };
+    match params.clone().check(dim) {
+        Ok(_) => Some((params, initial, data)),
+        Err(SomError::InvalidOption { field, message }) => {
+            assert!(message.contains(field), "{message} names {field}");
+            None
+        }
+        Err(other) => panic!("unexpected error {other}"),
+    }
+}
+
+/// Trains in a rayon pool of `threads` threads, with the map split over them when online.
+fn train_with_threads(
+    threads: usize,
+    params: &CheckedParams,
+    initial: Initial,
+    seed: u64,
+    data: &Array2<f64>,
+) -> Trained {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let settings = TrainSettings {
+        parallel_min_work: 0,
+        record_bmus: true,
+        ..TrainSettings::default()
+    };
+    pool.install(|| {
+        let control = TrainControl::default();
+        train(params, initial, seed, data.view(), &settings, &control).unwrap()
+    })
+}
+
+#[test]
+fn the_fast_trainers_equal_the_reference_on_random_option_combinations_and_any_thread_count() {
+    let mut rng = ChaCha8Rng::seed_from_u64(2026);
+    let (mut online, mut batch) = (0, 0);
+    while online < 150 || batch < 150 {
+        let Some((params, initial, data)) = random_case(&mut rng) else {
+            continue;
+        };
+        let what = format!("{params:?}");
+        let params = params.check(data.ncols()).unwrap();
+        let seed = rng.random_range(0..1000);
+        let reference = train_reference(&params, initial.clone(), seed, data.view()).unwrap();
+        let one = train_with_threads(1, &params, initial.clone(), seed, &data);
+        let three = train_with_threads(3, &params, initial, seed, &data);
+        assert_eq!(one.weights, three.weights, "1 and 3 threads: {what}");
+        assert_eq!(one.bmus, three.bmus, "{what}");
+        assert_eq!(
+            one.quality_per_iteration, three.quality_per_iteration,
+            "{what}"
+        );
+        assert_eq!(one.scaler, reference.scaler, "{what}");
+        assert_eq!(one.schedule, reference.schedule, "{what}");
+        assert_eq!(one.weights, reference.weights, "{what}");
+        assert_eq!(one.bmus, reference.bmus, "{what}");
+        assert_eq!(
+            one.quality_per_iteration, reference.quality_per_iteration,
+            "{what}"
+        );
+        match params.options().mode {
+            Mode::Online => online += 1,
+            Mode::Batch => batch += 1,
+        }
+    }
+}
+
+/// The field and message of checking `options` on a `rows x cols` map.
+fn refusal(rows: usize, options: TrainingOptions, learning_rate: Option<f64>) -> (String, String) {
+    let params = SomParams {
+        learning_rate,
+        ..SomParams::new(rows, 5, 10).options(options)
+    };
+    match params.check(3) {
+        Err(SomError::InvalidOption { field, message }) => (field.to_owned(), message),
+        other => panic!("expected an invalid option, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_invalid_combination_is_refused_naming_its_field_and_what_to_send() {
+    let batch = TrainingOptions {
+        mode: Some(Mode::Batch),
+        ..TrainingOptions::default()
+    };
+    let linear = TrainingOptions {
+        schedule: Some(Decay::Linear),
+        ..TrainingOptions::default()
+    };
+    let python = TrainingOptions {
+        compatibility: Some(Compatibility::PythonService),
+        ..TrainingOptions::default()
+    };
+    let cases = [
+        (4, batch.clone(), Some(0.1), "learning_rate", "mode"),
+        (
+            4,
+            TrainingOptions {
+                final_learning_rate: Some(0.01),
+                schedule: Some(Decay::Linear),
+                ..batch.clone()
+            },
+            None,
+            "final_learning_rate",
+            "leave out",
+        ),
+        (
+            4,
+            TrainingOptions {
+                neighbourhood: Some(Neighbourhood::MexicanHat),
+                ..batch.clone()
+            },
+            None,
+            "neighbourhood",
+            "online",
+        ),
+        (
+            4,
+            TrainingOptions {
+                order: Some(Order::Shuffled),
+                ..batch.clone()
+            },
+            None,
+            "order",
+            "leave out order",
+        ),
+        (
+            5,
+            TrainingOptions {
+                topology: Some(Topology::Hexagonal),
+                toroidal: Some(true),
+                ..TrainingOptions::default()
+            },
+            None,
+            "toroidal",
+            "use 4 or 6 rows",
+        ),
+        (
+            4,
+            TrainingOptions {
+                final_radius: Some(0.5),
+                ..TrainingOptions::default()
+            },
+            None,
+            "final_radius",
+            "\"schedule\": \"linear\"",
+        ),
+        (
+            4,
+            TrainingOptions {
+                final_learning_rate: Some(0.01),
+                schedule: Some(Decay::Inverse),
+                ..TrainingOptions::default()
+            },
+            None,
+            "final_learning_rate",
+            "\"schedule\": \"linear\"",
+        ),
+        (
+            4,
+            TrainingOptions {
+                radius: Some(2.0),
+                final_radius: Some(3.0),
+                ..linear.clone()
+            },
+            None,
+            "final_radius",
+            "0 < final_radius <= radius (2)",
+        ),
+        (
+            4,
+            TrainingOptions {
+                final_learning_rate: Some(0.5),
+                ..linear.clone()
+            },
+            Some(0.1),
+            "final_learning_rate",
+            "<= learning_rate (0.1)",
+        ),
+        (
+            4,
+            TrainingOptions {
+                radius: Some(0.0),
+                ..TrainingOptions::default()
+            },
+            None,
+            "radius",
+            "> 0",
+        ),
+        (
+            4,
+            TrainingOptions {
+                neighbourhood: Some(Neighbourhood::Bubble),
+                ..python.clone()
+            },
+            None,
+            "neighbourhood",
+            "compatibility",
+        ),
+        (
+            4,
+            TrainingOptions {
+                schedule: Some(Decay::Linear),
+                ..python.clone()
+            },
+            None,
+            "schedule",
+            "compatibility",
+        ),
+        (
+            4,
+            TrainingOptions {
+                radius: Some(1.0),
+                ..python.clone()
+            },
+            None,
+            "radius",
+            "compatibility",
+        ),
+        (
+            4,
+            TrainingOptions {
+                mode: Some(Mode::Batch),
+                ..python
+            },
+            None,
+            "mode",
+            "compatibility",
+        ),
+    ];
+    for (rows, options, learning_rate, field, advice) in cases {
+        let (got, message) = refusal(rows, options, learning_rate);
+        assert_eq!(got, field, "{message}");
+        assert!(message.contains(field), "{message}");
+        assert!(message.contains(advice), "{message} should say {advice}");
+    }
+}
+
+#[test]
+fn an_unknown_option_value_is_refused_listing_the_known_ones() {
+    let err = "hexagon".parse::<Topology>().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "topology must be one of rectangular, hexagonal, got \"hexagon\""
+    );
+    let err = "gauss".parse::<Neighbourhood>().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("gaussian, gaussian-full, bubble, triangle, epanechnikov, mexican-hat")
+    );
+    for name in Distance::names() {
+        assert_eq!(name.parse::<Distance>().unwrap().as_str(), name);
+    }
+}
+
+#[test]
+fn batch_mode_without_a_learning_rate_and_online_with_the_default_are_accepted() {
+    let batch = TrainingOptions {
+        mode: Some(Mode::Batch),
+        ..TrainingOptions::default()
+    };
+    let params = SomParams::new(4, 4, 3).options(batch).check(2).unwrap();
+    assert_eq!(params.learning_rate(), None);
+    let online = SomParams::new(4, 4, 3).check(2).unwrap();
+    assert_eq!(online.learning_rate(), Some(DEFAULT_LEARNING_RATE));
+    let linear = TrainingOptions {
+        schedule: Some(Decay::Linear),
+        radius: Some(3.0),
+        ..TrainingOptions::default()
+    };
+    let linear = SomParams::new(4, 4, 3).options(linear).check(2).unwrap();
+    assert_eq!(linear.options().schedule.final_radius, Some(1.0));
+    assert_eq!(linear.options().schedule.final_learning_rate, Some(0.001));
+}
+
+#[test]
+fn pca_initialisation_refuses_more_features_than_it_can_diagonalise() {
+    let pca = TrainingOptions {
+        init: Some(InitMethod::Pca),
+        ..TrainingOptions::default()
+    };
+    let err = (SomParams::new(2, 2, 1).options(pca))
+        .check(MAX_PCA_DIM + 1)
+        .unwrap_err();
+    assert!(
+        matches!(err, SomError::InvalidOption { field: "init", .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_hexagonal_node_has_six_neighbours_at_distance_one_and_odd_rows_shift_right() {
+    let grid = Grid {
+        rows: 5,
+        cols: 5,
+        topology: Topology::Hexagonal,
+        toroidal: false,
+    };
+    // Node [2, 2] (even row): neighbours [1, 1], [1, 2], [2, 1], [2, 3], [3, 1], [3, 2].
+    let at = |r: usize, c: usize| r * 5 + c;
+    let expected = vec![at(1, 1), at(1, 2), at(2, 1), at(2, 3), at(3, 1), at(3, 2)];
+    assert_eq!(grid.neighbours(at(2, 2)), expected);
+    // Node [1, 2] (odd row, shifted right): [0, 2], [0, 3], [1, 1], [1, 3], [2, 2], [2, 3].
+    let expected = vec![at(0, 2), at(0, 3), at(1, 1), at(1, 3), at(2, 2), at(2, 3)];
+    assert_eq!(grid.neighbours(at(1, 2)), expected);
+    for &n in &expected {
+        assert_abs_diff_eq!(grid.d2(at(1, 2), n), 1.0, epsilon = 1e-12);
+    }
+    // Two rows down: sqrt(3) apart.
+    assert_abs_diff_eq!(grid.d2(at(0, 0), at(2, 0)), 3.0, epsilon = 1e-12);
+}
+
+#[test]
+fn a_toroidal_grid_wraps_both_ways_and_takes_the_shorter_way_round() {
+    let rect = Grid {
+        rows: 5,
+        cols: 6,
+        topology: Topology::Rectangular,
+        toroidal: true,
+    };
+    assert_eq!(rect.d2(0, 5), 1.0);
+    assert_eq!(rect.d2(0, 4 * 6), 1.0);
+    assert_eq!(rect.d2(0, 4 * 6 + 5), 2.0);
+    assert!(rect.are_neighbours(0, 4 * 6 + 5));
+    assert_eq!(rect.neighbours(0).len(), 8);
+    let plain = Grid {
+        toroidal: false,
+        ..rect
+    };
+    assert_eq!(plain.d2(0, 5), 25.0);
+    assert!(!plain.are_neighbours(0, 5));
+    assert_eq!(plain.neighbours(0).len(), 3);
+    let hex = Grid {
+        rows: 6,
+        cols: 5,
+        topology: Topology::Hexagonal,
+        toroidal: true,
+    };
+    // Every node of a toroidal hexagonal grid has six neighbours, the edges included.
+    for node in 0..hex.nodes() {
+        assert_eq!(hex.neighbours(node).len(), 6, "node {node}");
     }
 }

@@ -68,20 +68,33 @@ pub(super) fn train(
                             .1
                     })
                     .collect();
+                // The sums over samples, grouped by the node each sample won (the spec leaves
+                // their order free; the batch trainer sums in this order too, so the two agree
+                // to the last bit, exact ties between nodes included).
+                let mut won = vec![0.0; grid.nodes()];
+                let mut sums = Array2::zeros((grid.nodes(), dim));
+                for (v, &b) in data.rows().into_iter().zip(&bmus) {
+                    won[b] += 1.0;
+                    let mut sum = sums.row_mut(b);
+                    sum += &v;
+                }
                 let mut updated = flat.to_owned();
                 for i in 0..grid.nodes() {
                     let mut numerator = vec![0.0; dim];
                     let mut denominator = 0.0;
-                    for (v, &b) in data.rows().into_iter().zip(&bmus) {
-                        let h = options.neighbourhood.factor(grid.d2(i, b), s);
-                        denominator += h;
-                        for (sum, &vk) in numerator.iter_mut().zip(v) {
-                            *sum += h * vk;
+                    for (j, &count) in won.iter().enumerate() {
+                        let h = options.neighbourhood.factor(grid.d2(i, j), s);
+                        if h == 0.0 || count == 0.0 {
+                            continue;
+                        }
+                        denominator += h * count;
+                        for (total, &sum) in numerator.iter_mut().zip(sums.row(j)) {
+                            *total += h * sum;
                         }
                     }
                     if denominator != 0.0 {
-                        for (k, sum) in numerator.iter().enumerate() {
-                            updated[[i, k]] = sum / denominator;
+                        for (k, total) in numerator.iter().enumerate() {
+                            updated[[i, k]] = total / denominator;
                         }
                     }
                 }
