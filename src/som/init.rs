@@ -20,7 +20,7 @@ pub fn generator(seed: u64) -> Generator {
 
 /// Most features PCA initialisation takes: it holds a `dim x dim` covariance and
 /// diagonalises it (about `dim^3` work).
-pub const MAX_PCA_DIM: usize = 1024;
+pub const MAX_PCA_DIM: usize = 512;
 
 /// Initial weights `(rows, cols, dim)`, uniform in `[0, 1)`, drawn in C order from
 /// [`generator`]`(seed)` with rand's standard `f64` draw. Pinned by a test: the same seed gives

@@ -124,11 +124,12 @@ fn max_quad(grid: &Grid) -> u64 {
 }
 
 /// The offsets `first..=last` along an axis of `period` nodes where `reached` holds, or
-/// `None` when it holds nowhere. The reached offsets are contiguous, and offset 0 is among
-/// them when any is: grid distances grow away from the best-matching node's own row and
-/// column (on a hexagonal grid column 0 is nearest, its shift being at most half a column).
-/// Grown outwards from 0 on both sides: on a toroidal axis to at most one period, so that no
-/// node is visited twice; on a plain one within `-(period - 1)..=period - 1`.
+/// `None` when it holds nowhere. Grid distances grow (never shrink) away from offset 0 on
+/// either side, up to the far end of a plain axis or half way round a toroidal one (on a
+/// hexagonal grid column 0 is nearest too, its shift being at most half a column), so each
+/// side's last reached offset is found by bisection: a few distance evaluations per row
+/// instead of one per node. On a toroidal axis the span is at most one period, so that no
+/// node is visited twice.
 fn offsets(
     period: usize,
     toroidal: bool,
@@ -137,21 +138,28 @@ fn offsets(
     if !reached(0) {
         return None;
     }
-    let bound = period as isize - 1;
-    let most = if toroidal { period } else { 2 * period - 1 } as isize;
-    let (mut first, mut last) = (0, 0);
-    loop {
-        let mut grew = false;
-        if last < bound && last - first + 1 < most && reached(last + 1) {
-            last += 1;
-            grew = true;
-        }
-        if first > -bound && last - first + 1 < most && reached(first - 1) {
-            first -= 1;
-            grew = true;
-        }
-        if !grew {
-            return Some((first, last));
+    let period = period as isize;
+    let reach = if toroidal { period / 2 } else { period - 1 };
+    let last = farthest(reach, &reached);
+    let first = -farthest(reach, |k| reached(-k));
+    if toroidal {
+        Some((first, last.min(first + period - 1)))
+    } else {
+        Some((first, last))
+    }
+}
+
+/// The largest `k` in `0..=reach` for which `reached(k)` holds, given that it holds at 0 and
+/// once it fails it fails for every larger `k`.
+fn farthest(reach: isize, reached: impl Fn(isize) -> bool) -> isize {
+    let (mut holds, mut fails) = (0, reach + 1);
+    while fails - holds > 1 {
+        let middle = holds + (fails - holds) / 2;
+        if reached(middle) {
+            holds = middle;
+        } else {
+            fails = middle;
         }
     }
+    holds
 }
