@@ -2,7 +2,13 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
+
+use crate::som::{
+    Compatibility, Decay, Distance, InitMethod, Mode, NamedOption, Neighbourhood, Order, Scaling,
+    Topology,
+};
 
 /// Train and serve Kohonen self-organising maps.
 #[derive(Debug, Parser)]
@@ -143,15 +149,19 @@ pub struct TrainArgs {
     /// Iterations; each presents every sample once.
     #[arg(long)]
     pub iterations: usize,
-    /// Initial learning rate, 0 < rate <= 1.
-    #[arg(long, default_value_t = 0.1)]
-    pub learning_rate: f64,
-    /// Seed of the initial weights (0 <= seed < 2^53); drawn at random and printed if absent.
-    #[arg(long, conflicts_with = "init")]
-    pub seed: Option<u64>,
-    /// Start from these weights (.npy of shape rows x cols x dim) instead of random ones.
+    /// Initial learning rate, 0 < rate <= 1 [default: 0.1 online; batch mode has none].
     #[arg(long)]
-    pub init: Option<PathBuf>,
+    pub learning_rate: Option<f64>,
+    /// Seed of the training's draws (random or sample init, shuffled order), 0 <= seed < 2^53;
+    /// drawn at random and printed if absent.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Where the weights start: a method, or a .npy file of shape rows x cols x dim (in scaled
+    /// units when scaling) [default: random].
+    #[arg(long, value_name = "METHOD|FILE.npy", help = init_help(), value_parser = parse_init)]
+    pub init: Option<InitArg>,
+    #[command(flatten)]
+    pub options: OptionArgs,
     /// Write the weights to this .npy file.
     #[arg(long, required_unless_present = "name", conflicts_with = "name")]
     pub out: Option<PathBuf>,
@@ -163,6 +173,81 @@ pub struct TrainArgs {
     /// Replace an existing output file or model.
     #[arg(long)]
     pub force: bool,
+}
+
+/// Where `kohonen train` starts the weights.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InitArg {
+    Method(InitMethod),
+    File(PathBuf),
+}
+
+/// `--init`'s help, with the methods the core knows.
+fn init_help() -> String {
+    format!(
+        "Where the weights start: {}, or FILE.npy of shape rows x cols x dim (in scaled units when scaling) [default: random]",
+        InitMethod::names().join(", ")
+    )
+}
+
+/// A method's name is the method (so a file named `pca` needs `./pca`); anything else is a
+/// file.
+fn parse_init(text: &str) -> Result<InitArg, String> {
+    Ok(match text.parse() {
+        Ok(method) => InitArg::Method(method),
+        Err(_) => InitArg::File(PathBuf::from(text)),
+    })
+}
+
+/// A value parser for an option of SPEC §3b whose possible values (shown by `--help`) are the
+/// core's names.
+fn named<T: NamedOption + Send + Sync + 'static>(
+    all: &'static [T],
+) -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(all.iter().map(|value| value.as_str())).try_map(|name| name.parse())
+}
+
+/// The options of SPEC §3b as flags (the request fields with dashes); each left out takes the
+/// default, and their combinations are checked by the core as for a request.
+#[derive(Debug, Args)]
+pub struct OptionArgs {
+    /// How nodes sit on the grid [default: rectangular].
+    #[arg(long, value_parser = named(Topology::ALL))]
+    pub topology: Option<Topology>,
+    /// The grid wraps around in both directions (hexagonal: an even number of rows).
+    #[arg(long)]
+    pub toroidal: bool,
+    /// The factor a node gets from its grid distance to the best match [default: gaussian].
+    #[arg(long, value_parser = named(Neighbourhood::ALL))]
+    pub neighbourhood: Option<Neighbourhood>,
+    /// Starting radius > 0 [default: half the grid's longer side].
+    #[arg(long)]
+    pub radius: Option<f64>,
+    /// How the radius and learning rate fall [default: exponential].
+    #[arg(long, value_parser = named(Decay::ALL))]
+    pub schedule: Option<Decay>,
+    /// The last radius of the linear schedule, 0 < s1 <= radius [default: min(1, radius)].
+    #[arg(long)]
+    pub final_radius: Option<f64>,
+    /// The last learning rate of the linear schedule, 0 < a1 <= learning rate [default:
+    /// learning rate / 100].
+    #[arg(long)]
+    pub final_learning_rate: Option<f64>,
+    /// Reproduce another implementation's maps (fixes neighbourhood, schedule and radius).
+    #[arg(long, value_parser = named(Compatibility::ALL))]
+    pub compatibility: Option<Compatibility>,
+    /// The distance between a vector and a node's weights [default: euclidean].
+    #[arg(long, value_parser = named(Distance::ALL))]
+    pub distance: Option<Distance>,
+    /// The order of the samples in each iteration (online) [default: given].
+    #[arg(long, value_parser = named(Order::ALL))]
+    pub order: Option<Order>,
+    /// Feature scaling fitted on the training data [default: none].
+    #[arg(long, value_parser = named(Scaling::ALL))]
+    pub scaling: Option<Scaling>,
+    /// How the weights move: after every sample, or once per iteration [default: online].
+    #[arg(long, value_parser = named(Mode::ALL))]
+    pub mode: Option<Mode>,
 }
 
 #[derive(Debug, Args)]

@@ -473,3 +473,227 @@ async fn health_without_a_url_asks_the_port_in_the_port_variable() {
     assert_eq!(down.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&down.stderr).contains(&format!(":{port}/health")));
 }
+
+#[test]
+fn the_option_flags_train_a_hexagonal_toroidal_batch_pca_model_whose_summary_lists_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("colours.json");
+    std::fs::write(
+        &data,
+        "[[0.1,0.8,0.3],[0.9,0.1,0.2],[0.2,0.2,0.9],[0.8,0.8,0.1],[0.5,0.4,0.6]]",
+    )
+    .unwrap();
+    let models = dir.path().join("models");
+    let out = kohonen(&[
+        "train",
+        "--data",
+        s(&data),
+        "--grid",
+        "4x5",
+        "--iterations",
+        "6",
+        "--topology",
+        "hexagonal",
+        "--toroidal",
+        "--neighbourhood",
+        "bubble",
+        "--radius",
+        "3",
+        "--schedule",
+        "linear",
+        "--final-radius",
+        "0.5",
+        "--distance",
+        "manhattan",
+        "--init",
+        "pca",
+        "--scaling",
+        "minmax",
+        "--mode",
+        "batch",
+        "--name",
+        "hexes",
+        "--models-dir",
+        s(&models),
+    ]);
+    let report = summary(&out);
+    let expected = serde_json::json!({
+        "topology": "hexagonal", "toroidal": true, "neighbourhood": "bubble", "radius": 3.0,
+        "schedule": "linear", "final_radius": 0.5, "final_learning_rate": null,
+        "compatibility": null, "distance": "manhattan", "init": "pca", "order": "given",
+        "scaling": "minmax", "mode": "batch",
+    });
+    assert_eq!(report["options"], expected);
+    assert_eq!(report["learning_rate"], serde_json::Value::Null);
+    assert_eq!(report["seed"], serde_json::Value::Null, "PCA draws nothing");
+    assert_eq!(report["scaler"]["kind"], "minmax");
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(models.join("hexes.json")).unwrap()).unwrap();
+    assert_eq!(
+        stored["options"], expected,
+        "the summary shows the options as stored"
+    );
+    assert_eq!(stored["quality_per_iteration"].as_array().unwrap().len(), 6);
+
+    // predict reads the stored model's scaler and distance: each training row lands on the
+    // node nearest (by Manhattan distance) to the row in scaled units.
+    let predicted = kohonen(&[
+        "predict",
+        "--model",
+        "hexes",
+        "--data",
+        s(&data),
+        "--models-dir",
+        s(&models),
+    ]);
+    assert!(
+        predicted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&predicted.stderr)
+    );
+    let predictions: Vec<[usize; 2]> = serde_json::from_slice(&predicted.stdout).unwrap();
+    let weights: Array3<f64> = read_npy(models.join("hexes.npy")).unwrap();
+    let rows: Vec<Vec<f64>> = serde_json::from_slice(&std::fs::read(&data).unwrap()).unwrap();
+    let offset = &report["scaler"]["offset"];
+    let scale = &report["scaler"]["scale"];
+    for (row, placed) in rows.iter().zip(predictions) {
+        let scaled: Vec<f64> = (0..3)
+            .map(|k| (row[k] - offset[k].as_f64().unwrap()) / scale[k].as_f64().unwrap())
+            .collect();
+        let mut best = (f64::INFINITY, [0, 0]);
+        for ((r, c), node) in (0..4)
+            .flat_map(|r| (0..5).map(move |c| (r, c)))
+            .map(|(r, c)| {
+                (
+                    (r, c),
+                    (0..3).map(|k| weights[[r, c, k]]).collect::<Vec<_>>(),
+                )
+            })
+        {
+            let d: f64 = scaled.iter().zip(&node).map(|(a, b)| (a - b).abs()).sum();
+            if d < best.0 {
+                best = (d, [r, c]);
+            }
+        }
+        assert_eq!(placed, best.1, "{row:?}");
+    }
+}
+
+#[test]
+fn an_invalid_option_or_combination_is_a_usage_error_with_the_cores_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data.json");
+    std::fs::write(&data, "[[0.1,0.2,0.3],[0.4,0.5,0.6]]").unwrap();
+    let out = dir.path().join("out.npy");
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--mode", "batch", "--learning-rate", "0.1"],
+            "batch mode has no learning rate",
+        ),
+        (
+            &["--topology", "hexagonal", "--toroidal"],
+            "a toroidal hexagonal grid needs an even number of rows",
+        ),
+        (&["--final-radius", "0.5"], "linear schedule only"),
+        (
+            &["--compatibility", "python-service", "--radius", "2"],
+            "radius cannot be given with compatibility",
+        ),
+        (&["--init", "pca", "--seed", "4"], "--seed is not used"),
+    ];
+    for (flags, message) in cases {
+        let mut args = vec![
+            "train",
+            "--data",
+            s(&data),
+            "--grid",
+            "3x3",
+            "--iterations",
+            "4",
+            "--out",
+            s(&out),
+        ];
+        args.extend(flags);
+        let result = kohonen(&args);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(message), "{flags:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{flags:?}: {stderr}");
+        assert!(!out.exists(), "{flags:?} wrote its output");
+    }
+    let unknown = kohonen(&[
+        "train",
+        "--data",
+        s(&data),
+        "--grid",
+        "3x3",
+        "--iterations",
+        "4",
+        "--out",
+        s(&out),
+        "--distance",
+        "chebyshev",
+    ]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains("euclidean, manhattan, cosine"), "{stderr}");
+
+    // Batch without a learning rate is fine, and a method's name is the method.
+    let batch = summary(&kohonen(&[
+        "train",
+        "--data",
+        s(&data),
+        "--grid",
+        "2x2",
+        "--iterations",
+        "3",
+        "--out",
+        s(&out),
+        "--mode",
+        "batch",
+        "--init",
+        "sample",
+        "--seed",
+        "9",
+    ]));
+    assert_eq!(batch["options"]["init"], "sample");
+    assert_eq!(batch["seed"], 9);
+}
+
+#[test]
+fn train_help_lists_the_choices_of_every_option() {
+    use kohonen::som::{
+        Compatibility, Decay, Distance, InitMethod, Mode, Neighbourhood, Order, Scaling, Topology,
+    };
+    let help = kohonen(&["train", "--help"]);
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout);
+    let flags: [(&str, Vec<&str>); 9] = [
+        ("--topology", Topology::names()),
+        ("--neighbourhood", Neighbourhood::names()),
+        ("--schedule", Decay::names()),
+        ("--compatibility", Compatibility::names()),
+        ("--distance", Distance::names()),
+        ("--init", InitMethod::names()),
+        ("--order", Order::names()),
+        ("--scaling", Scaling::names()),
+        ("--mode", Mode::names()),
+    ];
+    for (flag, names) in flags {
+        let line = help
+            .split("\n      --")
+            .find(|entry| entry.starts_with(&flag[2..]))
+            .unwrap_or_else(|| panic!("{flag} is in the help: {help}"));
+        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(line.contains(&names.join(", ")), "{flag}: {line}");
+    }
+    for flag in [
+        "--toroidal",
+        "--radius",
+        "--final-radius",
+        "--final-learning-rate",
+    ] {
+        assert!(help.contains(flag), "{flag}");
+    }
+    assert!(help.contains("FILE.npy"));
+}

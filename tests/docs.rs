@@ -280,3 +280,83 @@ async fn the_document_states_the_limits_the_server_was_started_with() {
         1_000_000
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_training_options_are_documented_with_the_cores_names_bounds_and_examples() {
+    use kohonen::som::{
+        Compatibility, Decay, Distance, InitMethod, Mode, Neighbourhood, Order, Scaling, Topology,
+    };
+    let document = served_document(&[]).await;
+    let schemas = &document["components"]["schemas"];
+    let train = &schemas["TrainIn"]["properties"];
+    let named: [(&str, Vec<&str>); 9] = [
+        ("topology", Topology::names()),
+        ("neighbourhood", Neighbourhood::names()),
+        ("schedule", Decay::names()),
+        ("compatibility", Compatibility::names()),
+        ("distance", Distance::names()),
+        ("init", InitMethod::names()),
+        ("order", Order::names()),
+        ("scaling", Scaling::names()),
+        ("mode", Mode::names()),
+    ];
+    for (field, names) in named {
+        for schema in [&train[field], &schemas["OptionsOut"]["properties"][field]] {
+            let mut expected: Vec<Value> = names.iter().map(|name| Value::from(*name)).collect();
+            expected.push(Value::Null);
+            assert_eq!(schema["enum"], Value::from(expected), "{field}");
+            let example = &schema["examples"][0];
+            assert!(
+                names.contains(&example.as_str().unwrap()),
+                "{field}: {example}"
+            );
+            assert!(
+                schema["description"].as_str().is_some_and(|d| d.len() > 20),
+                "{field} says what it does"
+            );
+        }
+    }
+    assert_eq!(train["topology"]["default"], "rectangular");
+    assert_eq!(train["compatibility"]["default"], Value::Null);
+    assert_eq!(
+        train["toroidal"]["type"],
+        serde_json::json!(["boolean", "null"])
+    );
+    assert_eq!(train["toroidal"]["default"], false);
+    for field in [
+        "radius",
+        "final_radius",
+        "final_learning_rate",
+        "learning_rate",
+    ] {
+        assert_eq!(train[field]["exclusiveMinimum"], 0, "{field}");
+        assert!(train[field]["description"].is_string(), "{field}");
+    }
+    assert_eq!(train["final_learning_rate"]["maximum"], 1);
+    for field in ["radius", "final_radius", "final_learning_rate", "toroidal"] {
+        assert!(!train[field]["example"].is_null(), "{field} has an example");
+    }
+
+    let model = &schemas["ModelOut"]["properties"];
+    assert_eq!(model["options"]["$ref"], "#/components/schemas/OptionsOut");
+    assert!(model["scaler"].is_object());
+    assert!(
+        schemas["ModelDetailOut"]
+            .to_string()
+            .contains("quality_per_iteration")
+    );
+    let download = &document["paths"]["/download/{name}"]["get"];
+    let units = download["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|parameter| parameter["name"] == "units")
+        .expect("download documents units");
+    assert_eq!(units["in"], "query");
+    let units = units["schema"].to_string();
+    assert!(
+        units.contains("\"scaled\"") && units.contains("\"data\""),
+        "{units}"
+    );
+    assert!(download["responses"]["422"].is_object());
+}

@@ -205,6 +205,13 @@ async fn a_map_dropped_into_the_folder_is_described_from_its_weights() {
             "name": "10X10_100N", "grid_shape": [10, 10], "dim": 3, "created_at": null,
             "seed": null, "learning_rate": null, "max_iterations": null,
             "quantization_error": null, "topographic_error": null, "training_seconds": null,
+            "options": {
+                "topology": "rectangular", "toroidal": false, "neighbourhood": "gaussian",
+                "radius": 5.0, "schedule": "exponential", "final_radius": null,
+                "final_learning_rate": null, "compatibility": null, "distance": "euclidean",
+                "init": "random", "order": "given", "scaling": "none", "mode": "online",
+            },
+            "scaler": null,
         }])
     );
     app.stop().await;

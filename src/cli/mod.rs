@@ -12,14 +12,17 @@ use jiff::Timestamp;
 use ndarray::Array3;
 use serde_json::json;
 
-use crate::config::{PictureKind, PredictArgs, RenderArgs, SamplesArgs, TrainArgs};
+use crate::config::{
+    InitArg, OptionArgs, PictureKind, PredictArgs, RenderArgs, SamplesArgs, TrainArgs,
+};
 use crate::render::{self, Picture, RenderError};
 use crate::som::{
-    Codebook, InitMethod, Initial, SAMPLE_COLOURS, SizeLimits, SomError, SomParams, TrainControl,
-    check_seed, data_from_rows, random_seed,
+    InitMethod, Initial, SAMPLE_COLOURS, SizeLimits, SomError, SomParams, TrainControl,
+    TrainingOptions, check_seed, data_from_rows, random_seed,
 };
 use crate::storage::{
-    ModelStore, StorageError, validate_name, weights_from_npy, weights_to_npy, write_atomically,
+    LoadedMap, ModelStore, StorageError, validate_name, weights_from_npy, weights_to_npy,
+    write_atomically,
 };
 use crate::training::{self, TrainingJob};
 
@@ -94,20 +97,27 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
     let data = read_data(&args.data, args.delimiter)?;
     let [samples, dim] = [data.nrows(), data.ncols()];
     let [rows, cols] = args.grid;
-    let params = SomParams::new(rows, cols, args.iterations)
-        .learning_rate(args.learning_rate)
-        .check(dim)?;
-    let seed = check_seed(args.seed.unwrap_or_else(random_seed))?;
-    let initial = match &args.init {
-        Some(path) => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| CliError::BadInput(format!("{}: cannot read: {e}", path.display())))?;
-            let weights = weights_from_npy(&bytes, &SizeLimits::default())
-                .map_err(|reason| CliError::BadInput(format!("{}: {reason}", path.display())))?;
-            Initial::Weights(weights)
-        }
-        None => Initial::Method(params.options().init),
+    let method = match &args.init {
+        Some(InitArg::Method(method)) => Some(*method),
+        Some(InitArg::File(_)) | None => None,
     };
+    let params = SomParams {
+        learning_rate: args.learning_rate,
+        ..SomParams::new(rows, cols, args.iterations)
+    }
+    .options(training_options(&args.options, method))
+    .check(dim)?;
+    let initial = match &args.init {
+        Some(InitArg::File(path)) => Initial::Weights(read_weights_file(path)?),
+        Some(InitArg::Method(_)) | None => Initial::Method(params.options().init),
+    };
+    let given_weights = matches!(initial, Initial::Weights(_));
+    if args.seed.is_some() && !params.options().uses_seed(given_weights) {
+        return Err(CliError::BadInput(
+            "--seed is not used: this training draws nothing (its weights start from --init pca or a file, and its samples come in the given order); leave out --seed".into(),
+        ));
+    }
+    let seed = check_seed(args.seed.unwrap_or_else(random_seed))?;
     let job = TrainingJob {
         params,
         initial,
@@ -140,10 +150,32 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
         "samples": samples,
         "dim": dim,
         "seed": meta.seed,
+        "learning_rate": meta.learning_rate,
         "training_seconds": meta.training_seconds,
         "quantization_error": meta.quantization_error,
         "topographic_error": meta.topographic_error,
+        "options": meta.options,
+        "scaler": meta.scaler,
     }))
+}
+
+/// The options of SPEC §3b as the flags give them (`init`: the method of `--init`, if one).
+fn training_options(flags: &OptionArgs, init: Option<InitMethod>) -> TrainingOptions {
+    TrainingOptions {
+        topology: flags.topology,
+        toroidal: flags.toroidal.then_some(true),
+        neighbourhood: flags.neighbourhood,
+        radius: flags.radius,
+        schedule: flags.schedule,
+        final_radius: flags.final_radius,
+        final_learning_rate: flags.final_learning_rate,
+        compatibility: flags.compatibility,
+        distance: flags.distance,
+        init,
+        order: flags.order,
+        scaling: flags.scaling,
+        mode: flags.mode,
+    }
 }
 
 /// Trains on another thread and shows a progress bar while it runs, if stderr is a terminal.
@@ -169,23 +201,38 @@ fn run_with_progress(job: &TrainingJob) -> Result<training::Outcome, CliError> {
     Ok(outcome?)
 }
 
+/// The weights `(rows, cols, dim)` of a `.npy` file.
+fn read_weights_file(path: &Path) -> Result<Array3<f64>, CliError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| CliError::BadInput(format!("{}: cannot read: {e}", path.display())))?;
+    weights_from_npy(&bytes, &SizeLimits::default())
+        .map_err(|reason| CliError::BadInput(format!("{}: {reason}", path.display())))
+}
+
 /// The weights of `model`: a `.npy` file, or the name of a model in `models_dir`.
 fn load_model(model: &str, models_dir: &Path) -> Result<Array3<f64>, CliError> {
     if looks_like_a_file(model) {
-        let path = Path::new(model);
-        let bytes = std::fs::read(path)
-            .map_err(|e| CliError::BadInput(format!("{}: cannot read: {e}", path.display())))?;
-        weights_from_npy(&bytes, &SizeLimits::default())
-            .map_err(|reason| CliError::BadInput(format!("{}: {reason}", path.display())))
+        read_weights_file(Path::new(model))
     } else {
         Ok(ModelStore::open(models_dir)?.load(model)?)
     }
 }
 
+/// The map of `model` as predictions use it: a stored model with the options and scaler of
+/// its record, or a `.npy` file, which has no record (the default options).
+fn load_map(model: &str, models_dir: &Path) -> Result<LoadedMap, CliError> {
+    if looks_like_a_file(model) {
+        let weights = read_weights_file(Path::new(model))?;
+        LoadedMap::new(weights.view(), None).map_err(CliError::BadInput)
+    } else {
+        Ok(ModelStore::open(models_dir)?.load_map(model)?)
+    }
+}
+
 pub fn predict(args: PredictArgs) -> Result<(), CliError> {
-    let weights = load_model(&args.model, &args.models.models_dir)?;
-    let data = read_data(&args.data, args.delimiter)?;
-    let predictions = Codebook::from_weights(weights.view()).predict(data.view())?;
+    let model = load_map(&args.model, &args.models.models_dir)?;
+    let data = model.to_map_units(read_data(&args.data, args.delimiter)?)?;
+    let predictions = model.map.predict(data.view())?;
     print_json(&json!(predictions))
 }
 

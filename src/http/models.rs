@@ -14,9 +14,13 @@ use super::body::read_body;
 use super::error::{ApiError, ErrorOut, Failure};
 use super::jobs::job_status;
 use super::name::{DownloadName, ModelName};
-use super::schema::status_schema;
+use super::schema::{self, status_schema};
 use super::state::AppState;
-use crate::storage::{ModelMeta, NpyError, StorageError, TrainingStatus, weights_from_npy};
+use crate::som::{Compatibility, InitMethod, SomError};
+use crate::storage::{
+    ModelMeta, NpyError, OptionsRecord, ScalerRecord, StorageError, TrainingStatus,
+    weights_from_npy, weights_to_npy,
+};
 
 #[utoipa::path(get, path = "/list-of-models", tag = "models",
     description = "Names of every complete model, sorted. Files dropped into the models folder appear without a restart.",
@@ -26,18 +30,50 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<String>>, Fa
     Ok(Json(names.to_vec()))
 }
 
+/// The units `/download` serves weights in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Units {
+    /// The stored weights, in the units the map was trained in.
+    #[default]
+    Scaled,
+    /// Converted back to the data's units with the model's scaler.
+    Data,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DownloadOptions {
+    /// `scaled` (default): the stored weights, in the units the map was trained in (scaled
+    /// units for a scaled model); `data`: converted back to the data's units with the model's
+    /// scaler (the stored weights for a model without one).
+    #[param(value_type = Option<Units>, inline)]
+    units: Option<Units>,
+}
+
+fn units(query: Result<Query<DownloadOptions>, QueryRejection>) -> Result<Units, ApiError> {
+    let Query(options) = query.map_err(|_| SomError::InvalidOption {
+        field: "units",
+        message: "units must be \"scaled\" (the stored weights, the default) or \"data\" (converted back to the data's units with the model's scaler)".into(),
+    })?;
+    Ok(options.units.unwrap_or_default())
+}
+
 #[utoipa::path(get, path = "/download/{name}", tag = "models",
-    description = "The weights as .npy (little-endian f64, shape (rows, cols, D)); a trailing .npy on the name is ignored.",
-    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N")),
+    description = "The weights as .npy (little-endian f64, shape (rows, cols, D)); a trailing .npy on the name is ignored. A scaled model's weights are stored in scaled units: ?units=data converts them back to the data's units.",
+    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), DownloadOptions),
     responses(
         (status = 200, description = "The .npy bytes", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 404, description = "No such model, or its job is still queued or running (the body then has status and progress)", body = ErrorOut, example = json!({"message": "the model \"NAME\" is not trained yet: its job is running", "code": "model_not_found", "status": "running", "progress": 0.42})),
         (status = 410, description = "The job was cancelled", body = ErrorOut, example = json!({"message": "the training of \"NAME\" was cancelled", "code": "job_cancelled"})), (status = 500, description = "The training failed", body = ErrorOut, example = json!({"message": "the training of \"NAME\" failed: interrupted", "code": "job_failed"})),
+        (status = 422, description = "units is neither scaled nor data", body = ErrorOut, example = json!({"message": "units must be \"scaled\" (the stored weights, the default) or \"data\" (converted back to the data's units with the model's scaler)", "code": "invalid_option"})),
     ))]
 pub async fn download(
     State(state): State<AppState>,
     DownloadName(name): DownloadName,
+    query: Result<Query<DownloadOptions>, QueryRejection>,
 ) -> Result<Response, Failure> {
+    let units = units(query)?;
     let job_meta = state.jobs.get(&name).map(|job| job.meta());
     let store = state.store.clone();
     let read = name.clone();
@@ -51,7 +87,10 @@ pub async fn download(
         {
             return Ok((meta, Vec::new(), String::new()));
         }
-        let bytes = store.weights_bytes(&read)?;
+        let bytes = match units {
+            Units::Scaled => store.weights_bytes(&read)?,
+            Units::Data => weights_to_npy(&store.load_map(&read)?.weights_in_data_units()),
+        };
         let etag = format!("\"{:016x}\"", fingerprint(&bytes));
         Ok::<_, StorageError>((meta, bytes, etag))
     })
@@ -97,6 +136,77 @@ pub async fn download(
         .into_response())
 }
 
+/// The options of SPEC §3b a map was trained with (the defaults for a map made before options
+/// existed, imported or dropped in by hand).
+#[derive(Serialize, ToSchema)]
+pub struct OptionsOut {
+    #[schema(schema_with = schema::topology_schema)]
+    topology: &'static str,
+    toroidal: bool,
+    #[schema(schema_with = schema::neighbourhood_schema)]
+    neighbourhood: &'static str,
+    /// Starting radius; null when unknown (the grid is unknown).
+    radius: Option<f64>,
+    #[schema(schema_with = schema::schedule_schema)]
+    schedule: &'static str,
+    /// The last radius of the linear schedule; null for the others.
+    final_radius: Option<f64>,
+    /// The last learning rate of the linear schedule; null for the others and in batch mode.
+    final_learning_rate: Option<f64>,
+    #[schema(schema_with = schema::compatibility_schema)]
+    compatibility: Option<&'static str>,
+    #[schema(schema_with = schema::distance_schema)]
+    distance: &'static str,
+    #[schema(schema_with = schema::init_schema)]
+    init: Option<&'static str>,
+    #[schema(schema_with = schema::order_schema)]
+    order: &'static str,
+    #[schema(schema_with = schema::scaling_schema)]
+    scaling: &'static str,
+    #[schema(schema_with = schema::mode_schema)]
+    mode: &'static str,
+}
+
+impl From<OptionsRecord> for OptionsOut {
+    fn from(options: OptionsRecord) -> Self {
+        OptionsOut {
+            topology: options.topology.as_str(),
+            toroidal: options.toroidal,
+            neighbourhood: options.neighbourhood.as_str(),
+            radius: options.radius,
+            schedule: options.schedule.as_str(),
+            final_radius: options.final_radius,
+            final_learning_rate: options.final_learning_rate,
+            compatibility: options.compatibility.map(Compatibility::as_str),
+            distance: options.distance.as_str(),
+            init: options.init.map(InitMethod::as_str),
+            order: options.order.as_str(),
+            scaling: options.scaling.as_str(),
+            mode: options.mode.as_str(),
+        }
+    }
+}
+
+/// The scaling a scaled model's weights are in: per feature,
+/// `scaled = (value - offset) / scale`.
+#[derive(Serialize, ToSchema)]
+pub struct ScalerOut {
+    #[schema(schema_with = schema::scaling_schema)]
+    kind: &'static str,
+    offset: Vec<f64>,
+    scale: Vec<f64>,
+}
+
+impl From<&ScalerRecord> for ScalerOut {
+    fn from(scaler: &ScalerRecord) -> Self {
+        ScalerOut {
+            kind: scaler.kind.as_str(),
+            offset: scaler.offset.clone(),
+            scale: scaler.scale.clone(),
+        }
+    }
+}
+
 /// What `/models` shows of a model; `null` where unknown (a map imported or dropped in by hand
 /// knows only its weights).
 #[derive(Serialize, ToSchema)]
@@ -110,12 +220,19 @@ pub struct ModelOut {
     /// When the training was accepted (RFC 3339, UTC).
     #[schema(value_type = Option<String>, format = DateTime)]
     created_at: Option<Timestamp>,
+    /// The seed of the training's draws; null when it drew nothing (PCA or given weights,
+    /// samples in the given order).
     seed: Option<u64>,
+    /// Null in batch mode, which has none.
     learning_rate: Option<f64>,
     max_iterations: Option<usize>,
+    /// In scaled units for a scaled model.
     quantization_error: Option<f64>,
     topographic_error: Option<f64>,
     training_seconds: Option<f64>,
+    options: OptionsOut,
+    /// For a scaled model (`scaling` other than `none`); else null.
+    scaler: Option<ScalerOut>,
 }
 
 impl From<&ModelMeta> for ModelOut {
@@ -131,6 +248,8 @@ impl From<&ModelMeta> for ModelOut {
             quantization_error: meta.quantization_error,
             topographic_error: meta.topographic_error,
             training_seconds: meta.training_seconds,
+            options: meta.options().into(),
+            scaler: meta.scaler.as_ref().map(ScalerOut::from),
         }
     }
 }
@@ -147,6 +266,10 @@ pub struct ModelDetailOut {
     finished_at: Option<Timestamp>,
     /// Why the training failed, when it did.
     error: Option<String>,
+    /// Batch mode: `[quantization error, topographic error]` after each iteration (of at most
+    /// 1,000 evenly spaced ones, the first and last among them); null online.
+    #[schema(value_type = Option<Vec<[f64; 2]>>)]
+    quality_per_iteration: Option<Vec<[f64; 2]>>,
 }
 
 /// The answer of `DELETE /models/{name}`.
@@ -204,6 +327,7 @@ pub async fn get(
         status: meta.status.as_str(),
         finished_at: meta.finished_at,
         error: meta.error,
+        quality_per_iteration: meta.quality_per_iteration,
     }))
 }
 

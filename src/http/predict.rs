@@ -173,9 +173,10 @@ pub async fn predict(
     }))
 }
 
-/// The map `name` and the best-matching node of every vector of `data`, searched off the
-/// runtime after checking the work against `--max-predict-work`, and abandoned when the
-/// request is (the client went away).
+/// The map `name` and the best-matching node of every vector of `data` (in data units: a
+/// scaled model scales them as it scaled its training data, then compares by its distance),
+/// searched off the runtime after checking the work against `--max-predict-work`, and
+/// abandoned when the request is (the client went away).
 pub async fn predict_abandonable(
     state: &AppState,
     name: &str,
@@ -186,7 +187,8 @@ pub async fn predict_abandonable(
     let (state, name) = (state.clone(), name.to_owned());
     let limit = state.max_predict_work;
     let searched = blocking(move || {
-        let map = state.models.get(&name)?;
+        let model = state.models.model(&name)?;
+        let map = model.map.clone();
         let work = (data.nrows() as u64)
             .saturating_mul(map.nodes() as u64)
             .saturating_mul(map.dim() as u64);
@@ -201,6 +203,7 @@ pub async fn predict_abandonable(
                 ),
             });
         }
+        let data = model.to_map_units(data)?;
         let found = map.predict_unless(data.view(), &flag)?;
         Ok(found.map(|found| (map, found)))
     })

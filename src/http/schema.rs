@@ -3,15 +3,20 @@
 //! handlers), bytes as bytes, and the limits this server was started with, so that a request
 //! the document allows is one the server takes.
 
+use serde_json::Value;
 use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
 use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::schema::{
-    ArrayItems, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, Type,
+    ArrayItems, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
 };
 use utoipa::openapi::{Content, Header, OpenApi, Ref, RefOr, ResponseBuilder};
 
 use crate::render::MAX_PIXELS;
-use crate::storage::MAX_NAME_LEN;
+use crate::som::{
+    Compatibility, Decay, Distance, InitMethod, Mode, NamedOption, Neighbourhood, Order, Scaling,
+    Topology,
+};
+use crate::storage::{MAX_NAME_LEN, OptionsRecord};
 
 /// SPEC §4's naming rule as an ECMA regex without look-arounds (which not every schema tool
 /// reads): a first character that is not `.`, then, past four characters, an end that is not
@@ -52,6 +57,106 @@ pub fn status_schema() -> Object {
             "cancelled",
         ]))
         .build()
+}
+
+/// An option of SPEC §3b: one of the names of `all` (the core's list, so the document cannot
+/// fall behind it) or null, which a request may send for "the default". The description is
+/// the schema's own: utoipa drops a field's doc comment when the field has `schema_with`.
+fn named_option<T: NamedOption>(
+    all: &[T],
+    default: Option<T>,
+    example: T,
+    description: &str,
+) -> Object {
+    let names = all.iter().map(|value| Value::from(value.as_str()));
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(names.chain([Value::Null])))
+        .default(default.map(|value| value.as_str().into()))
+        .examples([example.as_str()])
+        .description(Some(description))
+        .build()
+}
+
+pub fn topology_schema() -> Object {
+    named_option(
+        Topology::ALL,
+        Some(OptionsRecord::default().topology),
+        Topology::Hexagonal,
+        "How nodes sit on the grid: `hexagonal` shifts odd rows right by half a node (6 neighbours at distance 1).",
+    )
+}
+
+pub fn neighbourhood_schema() -> Object {
+    named_option(
+        Neighbourhood::ALL,
+        Some(OptionsRecord::default().neighbourhood),
+        Neighbourhood::Bubble,
+        "The factor a node gets from its grid distance to the best-matching node (`mexican-hat`: online mode only).",
+    )
+}
+
+pub fn schedule_schema() -> Object {
+    named_option(
+        Decay::ALL,
+        Some(OptionsRecord::default().schedule),
+        Decay::Linear,
+        "How the radius and learning rate fall from iteration to iteration (`final_radius` and `final_learning_rate` belong to `linear`).",
+    )
+}
+
+pub fn compatibility_schema() -> Object {
+    named_option(
+        Compatibility::ALL,
+        OptionsRecord::default().compatibility,
+        Compatibility::PythonService,
+        "Reproduce the Python service's maps: it fixes the neighbourhood, schedule and radius, so none of them (nor batch mode) may be given with it.",
+    )
+}
+
+pub fn distance_schema() -> Object {
+    named_option(
+        Distance::ALL,
+        Some(OptionsRecord::default().distance),
+        Distance::Cosine,
+        "The distance between a vector and a node's weights, for training, prediction and quality.",
+    )
+}
+
+pub fn init_schema() -> Object {
+    named_option(
+        InitMethod::ALL,
+        OptionsRecord::default().init,
+        InitMethod::Pca,
+        "Where the weights start: uniform in [0, 1) from the seed, training rows drawn from the seed, or spread over the plane of the data's two principal components (no randomness). In a record, null when the training started from given weights.",
+    )
+}
+
+pub fn order_schema() -> Object {
+    named_option(
+        Order::ALL,
+        Some(OptionsRecord::default().order),
+        Order::Shuffled,
+        "The order of the samples in each iteration: `shuffled` draws a new permutation from the seed every iteration (online mode only).",
+    )
+}
+
+pub fn scaling_schema() -> Object {
+    named_option(
+        Scaling::ALL,
+        Some(OptionsRecord::default().scaling),
+        Scaling::Standard,
+        "Feature scaling fitted on the training data: a scaled model's weights, errors and prediction distances are in scaled units, and its record holds the scaler.",
+    )
+}
+
+pub fn mode_schema() -> Object {
+    named_option(
+        Mode::ALL,
+        Some(OptionsRecord::default().mode),
+        Mode::Batch,
+        "`online`: the weights move after every sample, by the learning rate; `batch`: once per iteration, with no learning rate (its model name ends `_{N}N_batch`).",
+    )
 }
 
 /// The limits a server was started with, as the document states them.

@@ -10,10 +10,14 @@ use utoipa::ToSchema;
 
 use super::body::{JsonBody, RequestBody};
 use super::error::{ApiError, ErrorOut, Failure};
+use super::schema;
 use super::state::AppState;
 use super::wire::{Loose, Samples, grid_shape, present};
 use crate::jobs::{Ending, Job};
-use crate::som::{Initial, SomError, SomParams, check_seed, random_seed};
+use crate::som::{
+    Compatibility, Decay, Distance, InitMethod, Initial, Mode, Neighbourhood, Order, Scaling,
+    SomError, SomParams, Topology, TrainingOptions, check_seed, random_seed,
+};
 use crate::storage::TrainingStatus;
 use crate::training::TrainingJob;
 
@@ -39,12 +43,47 @@ pub struct TrainIn {
     /// `--max-iterations`.
     #[schema(required, value_type = u64, minimum = 1, maximum = 1_000_000)]
     max_iterations: Option<Loose>,
-    /// Initial learning rate, `0 < rate <= 1`.
+    /// Initial learning rate `a0`, `0 < rate <= 1`: 0.1 when absent in online mode; batch mode
+    /// has none (sending one with `"mode": "batch"` is a 422).
     #[schema(value_type = Option<f64>, exclusive_minimum = 0, maximum = 1, default = 0.1)]
     learning_rate: Option<Loose>,
-    /// Seed of the initial weights, `0 <= seed < 2^53`; drawn at random when absent.
+    /// Seed of the training's draws (random or sample initial weights, shuffled order),
+    /// `0 <= seed < 2^53`; drawn at random when absent.
     #[schema(value_type = Option<u64>, minimum = 0, maximum = 9_007_199_254_740_991_u64)]
     seed: Option<Loose>,
+    #[schema(schema_with = schema::topology_schema)]
+    topology: Option<Loose>,
+    /// The grid wraps around in both directions; a hexagonal one then needs an even number
+    /// of rows.
+    #[schema(value_type = Option<bool>, default = false, example = true)]
+    toroidal: Option<Loose>,
+    #[schema(schema_with = schema::neighbourhood_schema)]
+    neighbourhood: Option<Loose>,
+    /// Starting radius `s0 > 0`; default half the grid's longer side.
+    #[schema(value_type = Option<f64>, exclusive_minimum = 0, example = 3.0)]
+    radius: Option<Loose>,
+    #[schema(schema_with = schema::schedule_schema)]
+    schedule: Option<Loose>,
+    /// The last radius `s1` of the `linear` schedule (only with it), `0 < s1 <= radius`;
+    /// default `min(1, radius)`.
+    #[schema(value_type = Option<f64>, exclusive_minimum = 0, example = 0.5)]
+    final_radius: Option<Loose>,
+    /// The last learning rate `a1` of the `linear` schedule (only with it, online),
+    /// `0 < a1 <= learning_rate`; default `learning_rate / 100`.
+    #[schema(value_type = Option<f64>, exclusive_minimum = 0, maximum = 1, example = 0.01)]
+    final_learning_rate: Option<Loose>,
+    #[schema(schema_with = schema::compatibility_schema)]
+    compatibility: Option<Loose>,
+    #[schema(schema_with = schema::distance_schema)]
+    distance: Option<Loose>,
+    #[schema(schema_with = schema::init_schema)]
+    init: Option<Loose>,
+    #[schema(schema_with = schema::order_schema)]
+    order: Option<Loose>,
+    #[schema(schema_with = schema::scaling_schema)]
+    scaling: Option<Loose>,
+    #[schema(schema_with = schema::mode_schema)]
+    mode: Option<Loose>,
     /// Also answer every presentation's best-matching node, radius and learning rate.
     #[schema(value_type = Option<bool>, default = false)]
     verbose: Option<Loose>,
@@ -75,6 +114,19 @@ impl RequestBody for TrainIn {
         "max_iterations",
         "learning_rate",
         "seed",
+        "topology",
+        "toroidal",
+        "neighbourhood",
+        "radius",
+        "schedule",
+        "final_radius",
+        "final_learning_rate",
+        "compatibility",
+        "distance",
+        "init",
+        "order",
+        "scaling",
+        "mode",
         "verbose",
         "debug_mode",
         "pp_FIND_BMU",
@@ -83,6 +135,36 @@ impl RequestBody for TrainIn {
     ];
     fn debug_mode(&self) -> bool {
         Loose::flag("debug_mode", &self.debug_mode).unwrap_or(false)
+    }
+}
+
+impl TrainIn {
+    /// The options of SPEC §3b as sent: each of the right type and, when named, a known
+    /// name. Whether they fit together is the core's check ([`SomParams::check`]).
+    fn options(&self) -> Result<TrainingOptions, ApiError> {
+        Ok(TrainingOptions {
+            topology: Loose::named(Topology::FIELD, &self.topology, Topology::ALL)?,
+            toroidal: Loose::boolean("toroidal", &self.toroidal)?,
+            neighbourhood: Loose::named(
+                Neighbourhood::FIELD,
+                &self.neighbourhood,
+                Neighbourhood::ALL,
+            )?,
+            radius: Loose::number("radius", &self.radius)?,
+            schedule: Loose::named(Decay::FIELD, &self.schedule, Decay::ALL)?,
+            final_radius: Loose::number("final_radius", &self.final_radius)?,
+            final_learning_rate: Loose::number("final_learning_rate", &self.final_learning_rate)?,
+            compatibility: Loose::named(
+                Compatibility::FIELD,
+                &self.compatibility,
+                Compatibility::ALL,
+            )?,
+            distance: Loose::named(Distance::FIELD, &self.distance, Distance::ALL)?,
+            init: Loose::named(InitMethod::FIELD, &self.init, InitMethod::ALL)?,
+            order: Loose::named(Order::FIELD, &self.order, Order::ALL)?,
+            scaling: Loose::named(Scaling::FIELD, &self.scaling, Scaling::ALL)?,
+            mode: Loose::named(Mode::FIELD, &self.mode, Mode::ALL)?,
+        })
     }
 }
 
@@ -113,6 +195,7 @@ fn parse(body: JsonBody<TrainIn>, state: &AppState) -> Result<TrainRequest, Fail
         )?
         .ok_or(ApiError::MissingField("max_iterations"))?;
         let learning_rate = Loose::number("learning_rate", &body.learning_rate)?;
+        let options = body.options()?;
         let seed = match Loose::count("seed", &body.seed, "invalid_seed", "42")? {
             Some(seed) => check_seed(seed)?,
             None => random_seed(),
@@ -133,8 +216,16 @@ fn parse(body: JsonBody<TrainIn>, state: &AppState) -> Result<TrainRequest, Fail
                 usize::try_from(iterations).unwrap_or(usize::MAX),
             )
         }
+        .options(options)
         .limits(state.limits)
         .check(data.ncols())?;
+        if verbose && params.options().mode == Mode::Batch {
+            return Err(SomError::InvalidOption {
+                field: "verbose",
+                message: "verbose lists the best-matching node and learning rate of every presentation, and batch mode has neither: leave out verbose, or send \"mode\": \"online\"".into(),
+            }
+            .into());
+        }
         let presentations = iterations.saturating_mul(data.nrows() as u64);
         if verbose && presentations > MAX_VERBOSE_PRESENTATIONS {
             return Err(ApiError::InvalidValue {

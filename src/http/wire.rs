@@ -12,7 +12,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
 
 use super::error::ApiError;
-use crate::som::{SomError, data_from_flat};
+use crate::som::{NamedOption, SomError, data_from_flat};
 
 /// Longest text and most list items a [`Loose`] keeps: enough for every small field (a model
 /// name has at most 200 characters) and its error message, never a copy of a large value.
@@ -149,13 +149,42 @@ impl Loose {
 
     /// A flag, false when absent or null.
     pub fn flag(field: &'static str, value: &Option<Loose>) -> Result<bool, ApiError> {
+        Ok(Loose::boolean(field, value)?.unwrap_or(false))
+    }
+
+    /// `true` or `false`; `None` when absent or null.
+    pub fn boolean(field: &'static str, value: &Option<Loose>) -> Result<Option<bool>, ApiError> {
         match value {
-            None | Some(Loose::Null) => Ok(false),
-            Some(Loose::Bool(flag)) => Ok(*flag),
+            None | Some(Loose::Null) => Ok(None),
+            Some(Loose::Bool(flag)) => Ok(Some(*flag)),
             Some(_) => Err(ApiError::InvalidType {
                 field,
                 expected: "true or false",
             }),
+        }
+    }
+
+    /// One of the names of `all` (an option of SPEC §3b); `None` when absent or null. An
+    /// unknown name is the core's `invalid_option`, a value that is not a string
+    /// `invalid_type`; both list the known names.
+    pub fn named<T: NamedOption>(
+        field: &'static str,
+        value: &Option<Loose>,
+        all: &[T],
+    ) -> Result<Option<T>, ApiError> {
+        match value {
+            None | Some(Loose::Null) => Ok(None),
+            Some(Loose::Text(name)) => Ok(Some(name.parse()?)),
+            Some(other) => {
+                let names: Vec<String> = all.iter().map(|v| format!("{:?}", v.as_str())).collect();
+                Err(ApiError::InvalidValue {
+                    code: "invalid_type",
+                    message: format!(
+                        "the field {field:?} must be one of {}, got {other}",
+                        names.join(", ")
+                    ),
+                })
+            }
         }
     }
 

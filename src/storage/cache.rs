@@ -2,16 +2,16 @@
 //! file again: a caching layer over [`ModelStore`], bounded in bytes.
 //!
 //! Invariants: only reads fill it (a training that finishes does not, so memory follows what
-//! clients ask for); an entry is used only while the `.npy` is the same version (a replaced or
-//! rewritten file is read again); the maps held never weigh more than the budget, least recently
-//! used out first, and a map larger than the whole budget is served but not kept.
+//! clients ask for); an entry is used only while the `.npy` and the `.json` are the same
+//! versions (a replaced model, or a rewritten file, is read again: its weights, options and
+//! scaler are never stale); the maps held never weigh more than the budget, least recently used
+//! out first, and a map larger than the whole budget is served but not kept.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::files::FileVersion;
-use super::{ModelStore, StorageError};
+use super::{LoadedMap, ModelStore, ModelVersion, StorageError};
 use crate::som::Codebook;
 
 /// The default budget: 256 MiB, about five 1000x1000x3 maps.
@@ -38,8 +38,8 @@ struct Entries {
 
 #[derive(Debug)]
 struct Entry {
-    version: FileVersion,
-    map: Arc<Codebook>,
+    version: ModelVersion,
+    map: LoadedMap,
     bytes: usize,
     used: u64,
 }
@@ -82,9 +82,10 @@ impl ModelCache {
         }
     }
 
-    /// The map `name`, from memory or the store. Blocking: call it off the async runtime.
-    pub fn get(&self, name: &str) -> Result<Arc<Codebook>, StorageError> {
-        let version = self.store.weights_version(name)?;
+    /// The map `name` with its options and scaler, from memory or the store. Blocking: call
+    /// it off the async runtime.
+    pub fn model(&self, name: &str) -> Result<LoadedMap, StorageError> {
+        let version = self.store.model_version(name)?;
         {
             let mut entries = self.entries.lock().expect("model cache lock");
             entries.clock += 1;
@@ -98,10 +99,8 @@ impl ModelCache {
             }
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let (weights, version) = self.store.load_versioned(name)?;
-        let bytes = weights.len() * size_of::<f64>();
-        let map = Arc::new(Codebook::from_weights(weights.view()));
-        drop(weights);
+        let (map, version) = self.store.load_map_versioned(name)?;
+        let bytes = map.bytes();
         if bytes <= self.budget {
             let mut entries = self.entries.lock().expect("model cache lock");
             let used = entries.clock;
@@ -114,6 +113,11 @@ impl ModelCache {
             entries.insert(name, entry, self.budget);
         }
         Ok(map)
+    }
+
+    /// The weights of `name` on its grid, compared by its distance (see [`ModelCache::model`]).
+    pub fn get(&self, name: &str) -> Result<Arc<Codebook>, StorageError> {
+        Ok(self.model(name)?.map)
     }
 
     /// Drops `name`, when its files are deleted or replaced: its memory is given back at once.

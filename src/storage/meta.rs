@@ -87,9 +87,16 @@ pub struct ModelMeta {
 }
 
 impl ModelMeta {
-    /// The options the map was trained with, the defaults when unknown.
+    /// The options the map was trained with, the defaults when unknown; an unknown starting
+    /// radius is the default one of the grid (half its longer side) when the grid is known.
     pub fn options(&self) -> OptionsRecord {
-        self.options.clone().unwrap_or_default()
+        let mut options = self.options.clone().unwrap_or_default();
+        if options.radius.is_none() {
+            options.radius = self
+                .grid_shape
+                .map(|[rows, cols]| rows.max(cols) as f64 / 2.0);
+        }
+        options
     }
 
     /// The scaler the map's weights are in, if any.

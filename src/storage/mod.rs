@@ -19,6 +19,7 @@
 mod cache;
 mod files;
 mod journal;
+mod loaded;
 mod meta;
 mod names;
 mod npy;
@@ -39,6 +40,7 @@ use files::{FileVersion, OpenError, TEMP_MARKER};
 use journal::Intent;
 
 pub use cache::{DEFAULT_CACHE_BYTES, ModelCache};
+pub use loaded::LoadedMap;
 pub use meta::{ModelMeta, OptionsRecord, ScalerRecord, TrainingStatus};
 pub use names::{MAX_NAME_LEN, model_name, python_float_repr, validate_name};
 pub use npy::{NpyError, data_from_npy, weights_from_npy, weights_to_npy};
@@ -94,6 +96,14 @@ pub struct ModelStore {
     /// command run beside the server must not carry out the server's intents or remove its
     /// temporary files mid-write.
     _owner: Option<Arc<File>>,
+}
+
+/// The versions of a model's weights and record: what is read from both stays current while
+/// neither changes (a model replaced, or its record rewritten, has new ones).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ModelVersion {
+    weights: FileVersion,
+    record: Option<FileVersion>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -455,6 +465,35 @@ impl ModelStore {
         Ok(self.load_versioned(name)?.0)
     }
 
+    /// `name`'s weights with the options and scaler of its record, and the versions they were
+    /// read at. Read under the name's lock, so the weights and the record are of one commit.
+    pub(crate) fn load_map_versioned(
+        &self,
+        name: &str,
+    ) -> Result<(LoadedMap, ModelVersion), StorageError> {
+        let _reading = self.read_lock(name);
+        let record = self.record_version(name)?;
+        let meta = self.meta(name)?;
+        let (weights, read) = self.load_versioned(name)?;
+        let map = LoadedMap::new(weights.view(), meta.as_ref()).map_err(|reason| {
+            StorageError::InvalidMeta {
+                name: name.to_owned(),
+                source: serde::de::Error::custom(reason),
+            }
+        })?;
+        let version = ModelVersion {
+            weights: read,
+            record,
+        };
+        Ok((map, version))
+    }
+
+    /// `name`'s weights with the options and scaler of its record: the map as predictions and
+    /// pictures use it.
+    pub fn load_map(&self, name: &str) -> Result<LoadedMap, StorageError> {
+        Ok(self.load_map_versioned(name)?.0)
+    }
+
     /// The bytes of `name`'s `.npy`, once checked to read as weights: what a download serves.
     pub fn weights_bytes(&self, name: &str) -> Result<Vec<u8>, StorageError> {
         let (bytes, _) = self.read_weights(name)?;
@@ -465,8 +504,25 @@ impl ModelStore {
         Ok(bytes)
     }
 
+    /// The versions of `name`'s files now, without reading them.
+    pub(crate) fn model_version(&self, name: &str) -> Result<ModelVersion, StorageError> {
+        Ok(ModelVersion {
+            weights: self.weights_version(name)?,
+            record: self.record_version(name)?,
+        })
+    }
+
+    /// The version of `name`'s `.json` now, `None` when it has none.
+    fn record_version(&self, name: &str) -> Result<Option<FileVersion>, StorageError> {
+        let json = self.path(name, "json")?;
+        Ok(match files::regular_metadata(&json) {
+            Ok(Some(metadata)) => Some(FileVersion::of(&metadata)),
+            _ => None,
+        })
+    }
+
     /// The version of `name`'s `.npy` now, without reading it.
-    pub(crate) fn weights_version(&self, name: &str) -> Result<FileVersion, StorageError> {
+    fn weights_version(&self, name: &str) -> Result<FileVersion, StorageError> {
         let path = self.path(name, "npy")?;
         match files::regular_metadata(&path) {
             Ok(Some(metadata)) => Ok(FileVersion::of(&metadata)),
@@ -634,12 +690,8 @@ impl ModelStore {
     /// The versions of `name`'s files, as text: it changes when either file is replaced, so it
     /// keys what is derived from them (a picture's `ETag`).
     pub fn version(&self, name: &str) -> Result<String, StorageError> {
-        let weights = self.weights_version(name)?;
-        let json = self.path(name, "json")?;
-        let record = match files::regular_metadata(&json) {
-            Ok(Some(metadata)) => FileVersion::of(&metadata).tag(),
-            _ => String::new(),
-        };
+        let ModelVersion { weights, record } = self.model_version(name)?;
+        let record = record.map(|record| record.tag()).unwrap_or_default();
         Ok(format!("npy:{};json:{record}", weights.tag()))
     }
 

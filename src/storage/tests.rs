@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array2, Array3};
 
 use super::*;
-use crate::som::{Codebook, SizeLimits, random_weights};
+use crate::som::{Codebook, Distance, Scaling, SizeLimits, Topology, random_weights};
 
 fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -483,4 +483,65 @@ fn the_cache_stays_within_its_byte_budget_and_sees_a_replaced_file() {
     let replaced = random_weights(10, 10, 3, 9);
     store.commit_model(&named("a"), &replaced).unwrap();
     assert_eq!(cache.get("a").unwrap().to_weights(), replaced);
+}
+
+#[test]
+fn the_cache_serves_a_map_with_the_options_and_scaler_of_its_current_record() {
+    let (_dir, store) = store_with(&[]);
+    let weights = random_weights(4, 4, 2, 1);
+    store.commit_model(&named("m"), &weights).unwrap();
+    let cache = ModelCache::new(store.clone(), DEFAULT_CACHE_BYTES);
+    let old = cache.model("m").unwrap();
+    assert_eq!(
+        old.map.distance(),
+        Distance::Euclidean,
+        "no options: the defaults"
+    );
+    assert!(old.scaler.is_none());
+
+    // Only the record is rewritten: the cached map must not keep the old options.
+    let cosine = OptionsRecord {
+        distance: Distance::Cosine,
+        topology: Topology::Hexagonal,
+        ..OptionsRecord::default()
+    };
+    let scaler = ScalerRecord {
+        kind: Scaling::Standard,
+        offset: vec![1.0, 2.0],
+        scale: vec![3.0, 4.0],
+    };
+    store
+        .save_meta(&ModelMeta {
+            options: Some(cosine),
+            scaler: Some(scaler.clone()),
+            ..named("m")
+        })
+        .unwrap();
+    let new = cache.model("m").unwrap();
+    assert_eq!(new.map.distance(), Distance::Cosine);
+    assert_eq!(new.map.grid().topology, Topology::Hexagonal);
+    assert_eq!(new.scaler, Some(scaler.to_scaler()));
+    assert_eq!(new.map.to_weights(), weights);
+    let scaled = new.to_map_units(Array2::from_elem((1, 2), 7.0)).unwrap();
+    assert_eq!(scaled.as_slice().unwrap(), [2.0, 1.25]);
+    assert_eq!(cache.hits_and_misses(), (0, 2));
+}
+
+#[test]
+fn a_record_whose_scaler_does_not_fit_the_weights_is_refused() {
+    let (_dir, store) = store_with(&[]);
+    let meta = ModelMeta {
+        scaler: Some(ScalerRecord {
+            kind: Scaling::Minmax,
+            offset: vec![0.0],
+            scale: vec![1.0],
+        }),
+        ..named("m")
+    };
+    store
+        .commit_model(&meta, &random_weights(2, 2, 3, 1))
+        .unwrap();
+    let err = store.load_map("m").unwrap_err();
+    assert!(matches!(err, StorageError::InvalidMeta { .. }), "{err}");
+    assert!(err.to_string().contains("3 components"), "{err}");
 }
