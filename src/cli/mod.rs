@@ -13,7 +13,7 @@ use ndarray::Array3;
 use serde_json::json;
 
 use crate::config::{PictureKind, PredictArgs, RenderArgs, SamplesArgs, TrainArgs};
-use crate::render::{self, Picture, RenderError};
+use crate::render::{self, Map, Picture, RenderError};
 use crate::som::{
     Codebook, InitMethod, Initial, SAMPLE_COLOURS, SizeLimits, SomError, SomParams, TrainControl,
     check_seed, data_from_rows, random_seed,
@@ -182,6 +182,16 @@ fn load_model(model: &str, models_dir: &Path) -> Result<Array3<f64>, CliError> {
     }
 }
 
+/// The map `model` as pictures show it: a stored model as its record says (see
+/// [`Map::of_model`]); a `.npy` file, which has no record, as SPEC §3 makes maps.
+fn load_map(model: &str, models_dir: &Path) -> Result<Map, CliError> {
+    if looks_like_a_file(model) {
+        return Ok(Map::rectangular(load_model(model, models_dir)?));
+    }
+    let store = ModelStore::open(models_dir)?;
+    Ok(Map::of_model(store.load(model)?, &store.describe(model)?))
+}
+
 pub fn predict(args: PredictArgs) -> Result<(), CliError> {
     let weights = load_model(&args.model, &args.models.models_dir)?;
     let data = read_data(&args.data, args.delimiter)?;
@@ -199,13 +209,12 @@ pub fn render(args: RenderArgs) -> Result<(), CliError> {
         ));
     }
     let picture = match args.kind {
-        PictureKind::Map => render::map_png(
-            load_model(&args.model, &args.models.models_dir)?.view(),
-            args.scale,
-        )?,
+        PictureKind::Map => {
+            render::map_png(&load_map(&args.model, &args.models.models_dir)?, args.scale)?
+        }
         PictureKind::Umatrix => {
-            let weights = load_model(&args.model, &args.models.models_dir)?;
-            render::umatrix_png(weights.view(), &umatrix_title(&args.model), args.scale)?
+            let map = load_map(&args.model, &args.models.models_dir)?;
+            render::umatrix_png(&map, &umatrix_title(&args.model), args.scale)?
         }
         PictureKind::Curves => {
             if looks_like_a_file(&args.model) {
@@ -302,15 +311,16 @@ pub fn samples(args: SamplesArgs) -> Result<(), CliError> {
             seconds = meta.training_seconds,
             "sample map trained"
         );
-        let map = render::map_png(outcome.weights.view(), None)?;
-        write_plot(&args.plots_dir, &format!("{name}.png"), &map)?;
+        let map = Map::of_model(outcome.weights, &meta);
+        let picture = render::map_png(&map, None)?;
+        write_plot(&args.plots_dir, &format!("{name}.png"), &picture)?;
         let title = format!("U-matrix of {name}");
-        let umatrix = render::umatrix_png(outcome.weights.view(), &title, None)?;
+        let umatrix = render::umatrix_png(&map, &title, None)?;
         write_plot(&args.plots_dir, &format!("{name}_umatrix.png"), &umatrix)?;
-        maps.push((name, outcome.weights));
+        maps.push((name, map));
     }
-    let views: Vec<_> = maps.iter().map(|(name, w)| (*name, w.view())).collect();
-    let comparison = render::comparison_png(&views, 200)?;
+    let named: Vec<_> = maps.iter().map(|(name, map)| (*name, map)).collect();
+    let comparison = render::comparison_png(&named, 200)?;
     write_plot(&args.plots_dir, "samples.png", &comparison)?;
     print_json(&json!(SAMPLE_MODELS.map(|(name, ..)| name)))
 }

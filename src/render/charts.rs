@@ -1,14 +1,18 @@
 //! Pictures with a title and axes: the U-matrix, the training curves, the samples side by
 //! side.
 
-use ndarray::{Array2, ArrayView3, Axis};
+use ndarray::{Array2, Axis};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::cells::Cells;
 use super::grid::paint_map;
-use super::{Layout, MAX_PIXELS, Picture, RenderError, drawing_error, encode_png, register_font};
+use super::{
+    Layout, MAX_PIXELS, Map, Picture, RenderError, drawing_error, encode_png, pixel_size,
+    register_font,
+};
 
 /// Where the U-matrix's cells start: below the title, right of the margin.
 pub(crate) const UMATRIX_TOP: usize = 44;
@@ -18,35 +22,33 @@ const BAR_WIDTH: usize = 20;
 const BAR_LABELS: usize = 80;
 const MIN_BAR_HEIGHT: usize = 160;
 
-/// For each node, the mean Euclidean distance from its weights to those of its (up to 8)
-/// neighbours: high where the map folds between clusters, low inside them.
-pub fn umatrix(weights: ArrayView3<f64>) -> Array2<f64> {
-    let (rows, cols, _) = weights.dim();
-    Array2::from_shape_fn((rows, cols), |(r, c)| {
-        let node = weights.index_axis(Axis(0), r);
-        let node = node.row(c);
-        let mut total = 0.0;
-        let mut count = 0;
-        for nr in r.saturating_sub(1)..=(r + 1).min(rows - 1) {
-            for nc in c.saturating_sub(1)..=(c + 1).min(cols - 1) {
-                if (nr, nc) == (r, c) {
-                    continue;
-                }
-                let other = weights.index_axis(Axis(0), nr);
-                let distance: f64 = node
-                    .iter()
-                    .zip(other.row(nc))
+/// For each node, the mean Euclidean distance from its weights to those of its neighbours on
+/// the map's grid ([`Grid::neighbours`](crate::som::Grid::neighbours): 8 on a rectangular grid,
+/// 6 on a hexagonal one, wrapping round a toroidal one): high where the map folds between
+/// clusters, low inside them. `(rows, cols)`.
+pub fn umatrix(map: &Map) -> Array2<f64> {
+    let (weights, grid) = (map.weights(), map.grid());
+    let node = |index: usize| {
+        let [r, c] = grid.position(index);
+        (weights.index_axis_move(Axis(0), r)).index_axis_move(Axis(0), c)
+    };
+    Array2::from_shape_fn((grid.rows, grid.cols), |(r, c)| {
+        let index = r * grid.cols + c;
+        let neighbours = grid.neighbours(index);
+        let total: f64 = neighbours
+            .iter()
+            .map(|&other| {
+                (node(index).iter())
+                    .zip(node(other))
                     .map(|(a, b)| (a - b) * (a - b))
                     .sum::<f64>()
-                    .sqrt();
-                total += distance;
-                count += 1;
-            }
-        }
-        if count == 0 {
+                    .sqrt()
+            })
+            .sum();
+        if neighbours.is_empty() {
             0.0
         } else {
-            total / f64::from(count)
+            total / neighbours.len() as f64
         }
     })
 }
@@ -107,15 +109,18 @@ fn short_number(value: f64) -> String {
 }
 
 /// The U-matrix (see [`umatrix`]) as a heat map with a colour bar and `title` above it. The
-/// cell of node `(r, c)` starts at `(UMATRIX_LEFT + c*s, UMATRIX_TOP + r*s)`.
+/// cells are laid out as in the map's picture with their top left corner at
+/// `(UMATRIX_LEFT, UMATRIX_TOP)`: on a rectangular grid the cell of node `(r, c)` starts at
+/// `(UMATRIX_LEFT + c*s, UMATRIX_TOP + r*s)`.
 pub fn umatrix_png(
-    weights: ArrayView3<f64>,
+    map: &Map,
     title_text: &str,
     scale: Option<usize>,
 ) -> Result<Picture, RenderError> {
-    let (rows, cols, _) = weights.dim();
-    let layout = Layout::new(rows, cols, scale)?;
-    let values = umatrix(weights);
+    let grid = map.grid();
+    let (rows, cols) = (grid.rows, grid.cols);
+    let layout = Layout::new(grid, scale)?;
+    let values = umatrix(map);
     let block = layout.nodes_per_pixel;
     let (cell_rows, cell_cols) = (rows.div_ceil(block), cols.div_ceil(block));
     let cells = Array2::from_shape_fn((cell_rows, cell_cols), |(r, c)| {
@@ -137,21 +142,22 @@ pub fn umatrix_png(
             0.0
         }
     };
-    let s = layout.scale;
-    let (grid_width, grid_height) = (cell_cols * s, cell_rows * s);
+    let colours = cells
+        .iter()
+        .map(|&value| {
+            let RGBColor(red, green, blue) = ViridisRGB.get_color(level(value) as f32);
+            [red, green, blue]
+        })
+        .collect();
+    let heat = Cells::new(cell_rows, cell_cols, colours, layout);
+    let (grid_width, grid_height) = heat.size();
     let bar_height = grid_height.max(MIN_BAR_HEIGHT);
     let bar_left = UMATRIX_LEFT + grid_width + BAR_GAP;
     let width = (bar_left + BAR_WIDTH + BAR_LABELS).max(320);
     let height = UMATRIX_TOP + bar_height + UMATRIX_LEFT;
     let png = canvas(width, height, |root| {
         title(root, title_text, width)?;
-        for ((r, c), &value) in cells.indexed_iter() {
-            let x = (UMATRIX_LEFT + c * s) as i32;
-            let y = (UMATRIX_TOP + r * s) as i32;
-            let colour = ViridisRGB.get_color(level(value) as f32);
-            let cell = Rectangle::new([(x, y), (x + s as i32, y + s as i32)], colour.filled());
-            root.draw(&cell).map_err(drawing_error)?;
-        }
+        heat.paint(root, (UMATRIX_LEFT as i32, UMATRIX_TOP as i32))?;
         let top = UMATRIX_TOP as i32;
         let left = bar_left as i32;
         for y in 0..bar_height {
@@ -193,7 +199,7 @@ pub fn umatrix_png(
         png,
         width,
         height,
-        scale: s,
+        scale: layout.scale,
         nodes_per_pixel: block,
         mapping: None,
     })
@@ -262,27 +268,22 @@ pub fn curves_png(
 
 /// Maps side by side, each drawn `side` pixels across (as near as whole pixels per node
 /// allow) with its name above it.
-pub fn comparison_png(
-    maps: &[(&str, ArrayView3<f64>)],
-    side: usize,
-) -> Result<Picture, RenderError> {
+pub fn comparison_png(maps: &[(&str, &Map)], side: usize) -> Result<Picture, RenderError> {
     if maps.is_empty() {
         return Err(RenderError::NothingToDraw("no maps to compare"));
     }
     let gap = 16;
     let scales: Vec<usize> = maps
         .iter()
-        .map(|(_, weights)| {
-            let (rows, cols, _) = weights.dim();
-            (side / rows.max(cols)).max(1)
-        })
+        .map(|(_, map)| (side / map.grid().rows.max(map.grid().cols)).max(1))
         .collect();
     let sizes: Vec<(usize, usize)> = maps
         .iter()
         .zip(&scales)
-        .map(|((_, weights), scale)| {
-            let (rows, cols, _) = weights.dim();
-            (cols * scale, rows * scale)
+        .map(|((_, map), &scale)| {
+            let grid = map.grid();
+            pixel_size(grid.topology, grid.rows, grid.cols, scale)
+                .expect("a map about `side` pixels across has a size")
         })
         .collect();
     let tallest = sizes.iter().map(|&(_, h)| h).max().unwrap_or(0);
@@ -295,7 +296,7 @@ pub fn comparison_png(
     }
     let png = canvas(width, height, |root| {
         let mut left = gap;
-        for (((name, weights), &scale), &(map_width, _)) in maps.iter().zip(&scales).zip(&sizes) {
+        for (((name, map), &scale), &(map_width, _)) in maps.iter().zip(&scales).zip(&sizes) {
             let style = TextStyle::from(("sans-serif", 14).into_font())
                 .color(&BLACK)
                 .pos(Pos::new(HPos::Center, VPos::Center));
@@ -305,7 +306,7 @@ pub fn comparison_png(
                 style,
             ))
             .map_err(drawing_error)?;
-            paint_map(root, *weights, scale, (left as i32, UMATRIX_TOP as i32))?;
+            paint_map(root, map, scale, (left as i32, UMATRIX_TOP as i32))?;
             left += map_width + gap;
         }
         Ok(())
