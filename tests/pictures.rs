@@ -453,3 +453,21 @@ async fn a_scaled_model_is_drawn_in_the_units_of_its_data() {
     assert!(pictures[0] == pictures[1], "the same picture");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_curves_of_a_batch_model_show_its_errors() {
+    let app = spawn_app().await;
+    let batch = ModelMeta {
+        max_iterations: Some(20),
+        recorded_iterations: Some((1..=20).collect()),
+        radius_per_iteration: Some((0..20).map(|t| 3.0 - 0.1 * f64::from(t)).collect()),
+        quality_per_iteration: Some((0..20).map(|t| [1.0 / f64::from(t + 1), 0.1]).collect()),
+        ..ModelMeta::default()
+    };
+    store_model(&app, "batch", &colour_map(3, 3), batch);
+    let response = get(&app, "/models/batch/curves.png").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let (width, height, _) = decode(&response.bytes().await.unwrap());
+    assert_eq!((width, height), (800, 44 + 10 + 3 * 253), "three panels");
+    app.stop().await;
+}

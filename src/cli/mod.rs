@@ -13,7 +13,7 @@ use ndarray::Array3;
 use serde_json::json;
 
 use crate::config::{PictureKind, PredictArgs, RenderArgs, SamplesArgs, TrainArgs};
-use crate::render::{self, Map, Picture, RenderError};
+use crate::render::{self, Curves, Map, Picture, RenderError};
 use crate::som::{
     Codebook, InitMethod, Initial, SAMPLE_COLOURS, SizeLimits, SomError, SomParams, TrainControl,
     check_seed, data_from_rows, random_seed,
@@ -226,11 +226,7 @@ pub fn render(args: RenderArgs) -> Result<(), CliError> {
             let meta = ModelStore::open(&args.models.models_dir)?.describe(&args.model)?;
             render::curves_png(
                 &format!("Training of {}", args.model),
-                meta.recorded_iterations.as_deref().unwrap_or_default(),
-                meta.radius_per_iteration.as_deref().unwrap_or_default(),
-                meta.learning_rate_per_iteration
-                    .as_deref()
-                    .unwrap_or_default(),
+                &Curves::of_record(&meta),
             )?
         }
     };

@@ -14,7 +14,7 @@ use super::models::{blocking, fingerprint};
 use super::name::ModelName;
 use super::predict::{VectorsIn, predict_abandonable};
 use super::state::AppState;
-use crate::render::{self, Map, Picture};
+use crate::render::{self, Curves, Map, Picture};
 use crate::som::Codebook;
 
 #[derive(Deserialize, IntoParams)]
@@ -132,14 +132,7 @@ async fn get_picture(
             }
             Kind::Curves => {
                 let meta = state.store.describe(&name)?;
-                render::curves_png(
-                    &format!("Training of {name}"),
-                    meta.recorded_iterations.as_deref().unwrap_or_default(),
-                    meta.radius_per_iteration.as_deref().unwrap_or_default(),
-                    meta.learning_rate_per_iteration
-                        .as_deref()
-                        .unwrap_or_default(),
-                )?
+                render::curves_png(&format!("Training of {name}"), &Curves::of_record(&meta))?
             }
         };
         Ok::<_, ApiError>(picture)
@@ -175,9 +168,9 @@ pub async fn umatrix(
 }
 
 #[utoipa::path(get, path = "/models/{name}/curves.png", tag = "pictures",
-    description = "The neighbourhood radius and learning rate of every iteration, from the model's training record.",
+    description = "From the model's training record, by iteration: the neighbourhood radius, and the learning rate (online training) or the quantization and topographic errors (batch training).",
     params(("name" = String, Path, description = "Model name, e.g. 10X10_100N")),
-    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 404, description = "No such model, or it has no training record (imported or dropped in by hand)", body = ErrorOut, example = json!({"message": "there is nothing to draw: the training record has no per-iteration radius or learning rate", "code": "not_found"}))))]
+    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 404, description = "No such model, or it has no training record (imported or dropped in by hand)", body = ErrorOut, example = json!({"message": "there is nothing to draw: the training record has no per-iteration radius, learning rate or errors", "code": "not_found"}))))]
 pub async fn curves(
     State(state): State<AppState>,
     ModelName(name): ModelName,

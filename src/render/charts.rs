@@ -13,6 +13,7 @@ use super::{
     Layout, MAX_PIXELS, Map, Picture, RenderError, drawing_error, encode_png, pixel_size,
     register_font,
 };
+use crate::storage::ModelMeta;
 
 /// Where the U-matrix's cells start: below the title, right of the margin.
 pub(crate) const UMATRIX_TOP: usize = 44;
@@ -21,6 +22,9 @@ const BAR_GAP: usize = 16;
 const BAR_WIDTH: usize = 20;
 const BAR_LABELS: usize = 80;
 const MIN_BAR_HEIGHT: usize = 160;
+/// The colours of the errors' curves, apart from the radius's blue and the rate's red.
+pub(crate) const QUANTIZATION: RGBColor = RGBColor(0, 140, 70);
+pub(crate) const TOPOGRAPHIC: RGBColor = RGBColor(230, 120, 0);
 
 /// For each node, the mean Euclidean distance from its weights to those of its neighbours on
 /// the map's grid ([`Grid::neighbours`](crate::som::Grid::neighbours): 8 on a rectangular grid,
@@ -205,40 +209,80 @@ pub fn umatrix_png(
     })
 }
 
-/// The neighbourhood radius and the learning rate by iteration, one panel each. `iterations`
-/// numbers the points (a stored record keeps only some iterations); empty, the points are
-/// iterations 1, 2, 3, ... (older records keep every one).
-pub fn curves_png(
-    title_text: &str,
-    iterations: &[usize],
-    radii: &[f64],
-    learning_rates: &[f64],
-) -> Result<Picture, RenderError> {
-    if radii.is_empty() || learning_rates.is_empty() {
+/// What a training record says of each recorded iteration, as [`curves_png`] draws it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Curves<'a> {
+    /// The numbers of the recorded iterations (a stored record keeps only some); empty, the
+    /// points are iterations 1, 2, 3, ... (older records keep every one).
+    pub iterations: &'a [usize],
+    pub radii: &'a [f64],
+    /// Empty for batch training, which has no learning rate.
+    pub learning_rates: &'a [f64],
+    /// `[quantization error, topographic error]`, recorded by batch training.
+    pub quality: &'a [[f64; 2]],
+}
+
+impl<'a> Curves<'a> {
+    /// The curves of a model's record (none of an imported model's).
+    pub fn of_record(meta: &'a ModelMeta) -> Self {
+        Curves {
+            iterations: meta.recorded_iterations.as_deref().unwrap_or_default(),
+            radii: meta.radius_per_iteration.as_deref().unwrap_or_default(),
+            learning_rates: meta
+                .learning_rate_per_iteration
+                .as_deref()
+                .unwrap_or_default(),
+            quality: meta.quality_per_iteration.as_deref().unwrap_or_default(),
+        }
+    }
+}
+
+/// The height of a panel of [`curves_png`], 2 of them making the picture 560 high.
+const PANEL_HEIGHT: usize = 253;
+
+/// The training by iteration, one panel per series the record has: the neighbourhood radius,
+/// then the learning rate (online) or the quantization and topographic errors (batch).
+pub fn curves_png(title_text: &str, curves: &Curves) -> Result<Picture, RenderError> {
+    let errors = |k: usize| {
+        curves
+            .quality
+            .iter()
+            .map(|pair| pair[k])
+            .collect::<Vec<f64>>()
+    };
+    let (quantization, topographic) = (errors(0), errors(1));
+    let panels: Vec<(&[f64], &str, RGBColor)> = [
+        (curves.radii, "neighbourhood radius", BLUE),
+        (curves.learning_rates, "learning rate", RED),
+        (&quantization[..], "quantization error", QUANTIZATION),
+        (&topographic[..], "topographic error", TOPOGRAPHIC),
+    ]
+    .into_iter()
+    .filter(|(series, ..)| !series.is_empty())
+    .collect();
+    let radii = curves.radii;
+    if radii.is_empty() || panels.len() < 2 {
         return Err(RenderError::NothingToDraw(
-            "the training record has no per-iteration radius or learning rate",
+            "the training record has no per-iteration radius, learning rate or errors",
         ));
     }
-    let numbered = iterations.len() == radii.len() && iterations.len() == learning_rates.len();
-    let iteration = |k: usize| {
-        if numbered {
-            iterations[k] as f64
+    // Each series on its own: an older record numbers none, and may not have them all.
+    let iteration = |series: &[f64], k: usize| {
+        if curves.iterations.len() == series.len() {
+            curves.iterations[k] as f64
         } else {
             (k + 1) as f64
         }
     };
-    let last = iteration(radii.len() - 1).max(1.0);
-    let (width, height) = (800, 560);
+    let last = iteration(radii, radii.len() - 1).max(1.0);
+    let (width, height) = (800, UMATRIX_TOP + 10 + panels.len() * PANEL_HEIGHT);
     let png = canvas(width, height, |root| {
         title(root, title_text, width)?;
         let body = root.margin(UMATRIX_TOP as u32, 10, 10, 10);
-        let panels = body.split_evenly((2, 1));
-        for (panel, (series, label, colour)) in panels.iter().zip([
-            (radii, "neighbourhood radius", BLUE),
-            (learning_rates, "learning rate", RED),
-        ]) {
+        let areas = body.split_evenly((panels.len(), 1));
+        for (area, &(series, label, colour)) in areas.iter().zip(&panels) {
             let high = series.iter().copied().fold(0.0_f64, f64::max) * 1.05;
-            let mut chart = ChartBuilder::on(panel)
+            let mut chart = ChartBuilder::on(area)
                 .x_label_area_size(36)
                 .y_label_area_size(60)
                 .margin(8)
@@ -256,7 +300,10 @@ pub fn curves_png(
                 .map_err(drawing_error)?;
             chart
                 .draw_series(LineSeries::new(
-                    series.iter().enumerate().map(|(k, &v)| (iteration(k), v)),
+                    series
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &v)| (iteration(series, k), v)),
                     colour.stroke_width(2),
                 ))
                 .map_err(drawing_error)?;

@@ -24,7 +24,7 @@ use plotters::style::FontStyle;
 use crate::som::{Grid, Scaler, Topology};
 use crate::storage::ModelMeta;
 
-pub use charts::{comparison_png, curves_png, umatrix, umatrix_png};
+pub use charts::{Curves, comparison_png, curves_png, umatrix, umatrix_png};
 pub use colour::{Colouring, Mapping};
 pub use grid::{hits_png, map_png, predictions_png};
 

@@ -3,6 +3,7 @@ use ndarray::{Array2, Array3};
 use super::charts::{UMATRIX_LEFT, UMATRIX_TOP};
 use super::*;
 use crate::som::{Grid, Scaling, Topology};
+use plotters::style::RGBColor;
 
 /// Width, height and RGB pixels of a PNG.
 fn decode(png_bytes: &[u8]) -> (usize, usize, Vec<[u8; 3]>) {
@@ -257,21 +258,38 @@ fn hits_change_the_map_exactly_at_the_nodes_hit() {
 fn the_curves_draw_both_series_with_their_colours() {
     let radii: Vec<f64> = (0..100).map(|t| 5.0 * (-(t as f64) / 50.0).exp()).collect();
     let rates: Vec<f64> = (0..100).map(|t| 0.1 * (-(t as f64) / 50.0).exp()).collect();
-    let picture = curves_png("training", &[], &radii, &rates).unwrap();
+    let picture = curves_png(
+        "training",
+        &Curves {
+            radii: &radii,
+            learning_rates: &rates,
+            ..Curves::default()
+        },
+    )
+    .unwrap();
     let decoded = decode(&picture.png);
     assert_eq!((decoded.0, decoded.1), (800, 560));
     let blue = decoded.2.iter().filter(|p| **p == [0, 0, 255]).count();
     let red = decoded.2.iter().filter(|p| **p == [255, 0, 0]).count();
     assert!(blue > 500 && red > 500, "blue {blue}, red {red}");
     assert!(matches!(
-        curves_png("t", &[], &[], &[]),
+        curves_png("t", &Curves::default()),
         Err(RenderError::NothingToDraw(_))
     ));
 }
 
 /// The rightmost column of the highest blue (radius) pixels.
 fn right_end_of_the_top_of_the_radius(iterations: &[usize]) -> usize {
-    let picture = curves_png("t", iterations, &[5.0, 5.0, 0.0], &[0.1, 0.1, 0.0]).unwrap();
+    let picture = curves_png(
+        "t",
+        &Curves {
+            iterations,
+            radii: &[5.0, 5.0, 0.0],
+            learning_rates: &[0.1, 0.1, 0.0],
+            ..Curves::default()
+        },
+    )
+    .unwrap();
     let (width, _, pixels) = decode(&picture.png);
     let blue: Vec<(usize, usize)> = (pixels.iter().enumerate())
         .filter(|(_, p)| **p == [0, 0, 255])
@@ -578,6 +596,42 @@ fn a_toroidal_u_matrix_measures_across_the_wrap_edge() {
         .map(|((r, c), _)| [r, c])
         .collect();
     assert_eq!(touched, [[0, 1], [0, 3], [1, 0], [1, 3], [3, 0], [3, 3]]);
+}
+
+#[test]
+fn a_batch_record_draws_its_radius_and_errors_without_a_learning_rate() {
+    let iterations: Vec<usize> = (1..=50).map(|t| t * 2).collect();
+    let radii: Vec<f64> = (0..50).map(|t| 3.0 - t as f64 * 0.05).collect();
+    let quality: Vec<[f64; 2]> = (0..50)
+        .map(|t| [1.0 / (1.0 + t as f64), 0.5 * (-(t as f64) / 10.0).exp()])
+        .collect();
+    let picture = curves_png(
+        "batch",
+        &Curves {
+            iterations: &iterations,
+            radii: &radii,
+            learning_rates: &[],
+            quality: &quality,
+        },
+    )
+    .unwrap();
+    let decoded = decode(&picture.png);
+    assert_eq!((decoded.0, decoded.1), (800, UMATRIX_TOP + 10 + 3 * 253));
+    let count = |colour: RGBColor| {
+        let wanted = [colour.0, colour.1, colour.2];
+        decoded.2.iter().filter(|p| **p == wanted).count()
+    };
+    let [blue, red, quantization, topographic] = [
+        plotters::style::BLUE,
+        plotters::style::RED,
+        charts::QUANTIZATION,
+        charts::TOPOGRAPHIC,
+    ]
+    .map(count);
+    assert!(
+        blue > 500 && quantization > 500 && topographic > 500 && red == 0,
+        "blue {blue}, quantization {quantization}, topographic {topographic}, red {red}"
+    );
 }
 
 #[test]
