@@ -5,6 +5,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use kohonen::som::Topology;
+use kohonen::storage::{ModelMeta, ModelStore, OptionsRecord};
 use ndarray::{Array2, Array3};
 use ndarray_npy::{read_npy, write_npy};
 
@@ -696,4 +698,47 @@ fn train_help_lists_the_choices_of_every_option() {
         assert!(help.contains(flag), "{flag}");
     }
     assert!(help.contains("FILE.npy"));
+}
+
+#[test]
+fn render_draws_a_stored_hexagonal_model_as_hexagons() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = Array3::from_shape_fn((6, 7, 3), |(r, c, k)| ((r + c + k) % 5) as f64 / 4.0);
+    let meta = ModelMeta {
+        name: "hex".into(),
+        grid_shape: Some([6, 7]),
+        dim: Some(3),
+        options: Some(OptionsRecord {
+            topology: Topology::Hexagonal,
+            ..OptionsRecord::default()
+        }),
+        ..ModelMeta::default()
+    };
+    ModelStore::open(dir.path())
+        .unwrap()
+        .commit_model(&meta, &weights)
+        .unwrap();
+    for (kind, size) in [("map", (300, 219)), ("umatrix", (428, 275))] {
+        let out_path = dir.path().join(format!("{kind}.png"));
+        let out = kohonen(&[
+            "render",
+            "hex",
+            "--kind",
+            kind,
+            "--scale",
+            "40",
+            "--models-dir",
+            s(dir.path()),
+            "--out",
+            s(&out_path),
+        ]);
+        let summary = summary(&out);
+        // The map: floor((7 + 1/2) 40) by round(40 (3 * 6 + 1) / (2 sqrt(3))); the U-matrix
+        // adds its title, margins and colour bar.
+        assert_eq!(
+            (summary["width"].clone(), summary["height"].clone()),
+            (size.0.into(), size.1.into()),
+            "{kind}"
+        );
+    }
 }

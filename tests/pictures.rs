@@ -3,6 +3,8 @@
 mod common;
 
 use common::{colours, send, spawn_app};
+use kohonen::som::{Scaling, Topology};
+use kohonen::storage::{ModelMeta, ModelStore, OptionsRecord, ScalerRecord, TrainingStatus};
 use ndarray::Array3;
 use ndarray_npy::ReadNpyExt;
 use reqwest::{Method, StatusCode};
@@ -337,5 +339,135 @@ async fn bad_picture_requests_are_4xx_with_the_usual_json() {
         assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
     assert_eq!(app.stored(), before, "a picture request stores nothing");
+    app.stop().await;
+}
+
+/// Stores `weights` as the trained model `name` with `meta`'s options, as a training would.
+fn store_model(app: &common::TestApp, name: &str, weights: &Array3<f64>, meta: ModelMeta) {
+    let (rows, cols, dim) = weights.dim();
+    let meta = ModelMeta {
+        name: name.to_owned(),
+        status: TrainingStatus::Succeeded,
+        grid_shape: Some([rows, cols]),
+        dim: Some(dim),
+        ..meta
+    };
+    ModelStore::open(app.models_dir())
+        .unwrap()
+        .commit_model(&meta, weights)
+        .unwrap();
+}
+
+fn hexagonal() -> ModelMeta {
+    ModelMeta {
+        options: Some(OptionsRecord {
+            topology: Topology::Hexagonal,
+            ..OptionsRecord::default()
+        }),
+        ..ModelMeta::default()
+    }
+}
+
+/// A `(rows, cols, 3)` map with every weight in [0, 1], all nodes different.
+fn colour_map(rows: usize, cols: usize) -> Array3<f64> {
+    Array3::from_shape_fn((rows, cols, 3), |(r, c, k)| {
+        ((r * 7 + c * 13 + k * 29) % 97) as f64 / 96.0
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hexagonal_model_is_drawn_as_hexagons_in_every_picture() {
+    let app = spawn_app().await;
+    let weights = colour_map(6, 7);
+    store_model(&app, "hex", &weights, hexagonal());
+    let colour = |r: usize, c: usize| [0, 1, 2].map(|k| (weights[[r, c, k]] * 255.0).round() as u8);
+
+    let response = get(&app, "/models/hex/image.png?scale=40").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-scale"], "40");
+    let (width, height, pixels) = decode(&response.bytes().await.unwrap());
+    // floor((7 + 1/2) 40) by round(40 (3 * 6 + 1) / (2 sqrt(3))) = round(219.4).
+    assert_eq!((width, height), (300, 219));
+    // Node (r, c) is centred at (40 (c + 1/2 + (r mod 2)/2), 40 (1/sqrt(3) + r sqrt(3)/2)).
+    let at = |x: usize, y: usize| pixels[y * width + x];
+    assert_eq!(at(20, 23), colour(0, 0));
+    assert_eq!(
+        at(280, 57),
+        colour(1, 6),
+        "odd rows are shifted right by half a node"
+    );
+    assert_eq!(at(5, 57), [255; 3], "nothing left of an odd row");
+    assert_eq!(at(295, 23), [255; 3], "nothing right of an even row");
+
+    let response = get(&app, "/models/hex/umatrix.png?scale=40").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let (width, height, _) = decode(&response.bytes().await.unwrap());
+    // The hexagons (300 x 219) with a margin of 12, the title's 44 above, the colour bar
+    // (16 + 20 wide) and its labels (80) on the right.
+    assert_eq!((width, height), (12 + 300 + 16 + 20 + 80, 44 + 219 + 12));
+
+    let response = send(
+        &app,
+        Method::POST,
+        "/models/hex/hits.png?scale=40",
+        &json!({"test_data": [[0.9, 0.1, 0.1]]}),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let (width, height, _) = decode(&response.bytes().await.unwrap());
+    assert_eq!((width, height), (300, 219));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scaled_model_is_drawn_in_the_units_of_its_data() {
+    let app = spawn_app().await;
+    // Weights in scaled units from -3 to 3; in the data's units, 0.2 to 0.8: drawn as they
+    // are (RGB), not stretched over the whole range as the scaled ones would be.
+    let scaled = colour_map(5, 4).mapv(|w| w * 6.0 - 3.0);
+    let (offset, scale) = (vec![0.5, 0.4, 0.6], vec![0.1, 0.1, 0.05]);
+    let mut data_units = scaled.clone();
+    for mut node in data_units.lanes_mut(ndarray::Axis(2)) {
+        for ((w, offset), scale) in node.iter_mut().zip(&offset).zip(&scale) {
+            *w = *w * scale + offset;
+        }
+    }
+    let scaler = ScalerRecord {
+        kind: Scaling::Standard,
+        offset,
+        scale,
+    };
+    let with_scaler = ModelMeta {
+        scaler: Some(scaler),
+        ..ModelMeta::default()
+    };
+    store_model(&app, "scaled", &scaled, with_scaler);
+    store_model(&app, "unscaled", &data_units, ModelMeta::default());
+    let mut pictures = Vec::new();
+    for name in ["scaled", "unscaled"] {
+        let response = get(&app, &format!("/models/{name}/image.png?scale=10")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["x-colour-mapping"], "rgb", "{name}");
+        pictures.push(response.bytes().await.unwrap());
+    }
+    assert!(pictures[0] == pictures[1], "the same picture");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_curves_of_a_batch_model_show_its_errors() {
+    let app = spawn_app().await;
+    let batch = ModelMeta {
+        max_iterations: Some(20),
+        recorded_iterations: Some((1..=20).collect()),
+        radius_per_iteration: Some((0..20).map(|t| 3.0 - 0.1 * f64::from(t)).collect()),
+        quality_per_iteration: Some((0..20).map(|t| [1.0 / f64::from(t + 1), 0.1]).collect()),
+        ..ModelMeta::default()
+    };
+    store_model(&app, "batch", &colour_map(3, 3), batch);
+    let response = get(&app, "/models/batch/curves.png").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let (width, height, _) = decode(&response.bytes().await.unwrap());
+    assert_eq!((width, height), (800, 44 + 10 + 3 * 253), "three panels");
     app.stop().await;
 }

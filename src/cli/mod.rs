@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::config::{
     InitArg, OptionArgs, PictureKind, PredictArgs, RenderArgs, SamplesArgs, TrainArgs,
 };
-use crate::render::{self, Picture, RenderError};
+use crate::render::{self, Curves, Map, Picture, RenderError};
 use crate::som::{
     InitMethod, Initial, SAMPLE_COLOURS, SizeLimits, SomError, SomParams, TrainControl,
     TrainingOptions, check_seed, data_from_rows, random_seed,
@@ -220,7 +220,7 @@ fn load_model(model: &str, models_dir: &Path) -> Result<Array3<f64>, CliError> {
 
 /// The map of `model` as predictions use it: a stored model with the options and scaler of
 /// its record, or a `.npy` file, which has no record (the default options).
-fn load_map(model: &str, models_dir: &Path) -> Result<LoadedMap, CliError> {
+fn load_predictor(model: &str, models_dir: &Path) -> Result<LoadedMap, CliError> {
     if looks_like_a_file(model) {
         let weights = read_weights_file(Path::new(model))?;
         LoadedMap::new(weights.view(), None).map_err(CliError::BadInput)
@@ -229,8 +229,18 @@ fn load_map(model: &str, models_dir: &Path) -> Result<LoadedMap, CliError> {
     }
 }
 
+/// The map `model` as pictures show it: a stored model as its record says (see
+/// [`Map::of_model`]); a `.npy` file, which has no record, as SPEC §3 makes maps.
+fn load_picture(model: &str, models_dir: &Path) -> Result<Map, CliError> {
+    if looks_like_a_file(model) {
+        return Ok(Map::rectangular(load_model(model, models_dir)?));
+    }
+    let store = ModelStore::open(models_dir)?;
+    Ok(Map::of_model(store.load(model)?, &store.describe(model)?))
+}
+
 pub fn predict(args: PredictArgs) -> Result<(), CliError> {
-    let model = load_map(&args.model, &args.models.models_dir)?;
+    let model = load_predictor(&args.model, &args.models.models_dir)?;
     let data = model.to_map_units(read_data(&args.data, args.delimiter)?)?;
     let predictions = model.map.predict(data.view())?;
     print_json(&json!(predictions))
@@ -246,13 +256,12 @@ pub fn render(args: RenderArgs) -> Result<(), CliError> {
         ));
     }
     let picture = match args.kind {
-        PictureKind::Map => render::map_png(
-            load_model(&args.model, &args.models.models_dir)?.view(),
-            args.scale,
-        )?,
+        PictureKind::Map => {
+            render::map_png(&load_picture(&args.model, &args.models.models_dir)?, args.scale)?
+        }
         PictureKind::Umatrix => {
-            let weights = load_model(&args.model, &args.models.models_dir)?;
-            render::umatrix_png(weights.view(), &umatrix_title(&args.model), args.scale)?
+            let map = load_picture(&args.model, &args.models.models_dir)?;
+            render::umatrix_png(&map, &umatrix_title(&args.model), args.scale)?
         }
         PictureKind::Curves => {
             if looks_like_a_file(&args.model) {
@@ -264,11 +273,7 @@ pub fn render(args: RenderArgs) -> Result<(), CliError> {
             let meta = ModelStore::open(&args.models.models_dir)?.describe(&args.model)?;
             render::curves_png(
                 &format!("Training of {}", args.model),
-                meta.recorded_iterations.as_deref().unwrap_or_default(),
-                meta.radius_per_iteration.as_deref().unwrap_or_default(),
-                meta.learning_rate_per_iteration
-                    .as_deref()
-                    .unwrap_or_default(),
+                &Curves::of_record(&meta),
             )?
         }
     };
@@ -349,15 +354,16 @@ pub fn samples(args: SamplesArgs) -> Result<(), CliError> {
             seconds = meta.training_seconds,
             "sample map trained"
         );
-        let map = render::map_png(outcome.weights.view(), None)?;
-        write_plot(&args.plots_dir, &format!("{name}.png"), &map)?;
+        let map = Map::of_model(outcome.weights, &meta);
+        let picture = render::map_png(&map, None)?;
+        write_plot(&args.plots_dir, &format!("{name}.png"), &picture)?;
         let title = format!("U-matrix of {name}");
-        let umatrix = render::umatrix_png(outcome.weights.view(), &title, None)?;
+        let umatrix = render::umatrix_png(&map, &title, None)?;
         write_plot(&args.plots_dir, &format!("{name}_umatrix.png"), &umatrix)?;
-        maps.push((name, outcome.weights));
+        maps.push((name, map));
     }
-    let views: Vec<_> = maps.iter().map(|(name, w)| (*name, w.view())).collect();
-    let comparison = render::comparison_png(&views, 200)?;
+    let named: Vec<_> = maps.iter().map(|(name, map)| (*name, map)).collect();
+    let comparison = render::comparison_png(&named, 200)?;
     write_plot(&args.plots_dir, "samples.png", &comparison)?;
     print_json(&json!(SAMPLE_MODELS.map(|(name, ..)| name)))
 }

@@ -14,7 +14,8 @@ use super::models::{blocking, fingerprint};
 use super::name::ModelName;
 use super::predict::{VectorsIn, predict_abandonable};
 use super::state::AppState;
-use crate::render::{self, Picture};
+use crate::render::{self, Curves, Map, Picture};
+use crate::som::Codebook;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -84,6 +85,13 @@ fn png_response(picture: &Picture, etag: Option<String>) -> Response {
     response
 }
 
+/// The model `name` as its pictures show it (see [`Map::of_model`]), from its loaded `weights`.
+/// Blocking.
+fn drawn_map(state: &AppState, name: &str, weights: &Codebook) -> Result<Map, ApiError> {
+    let meta = state.store.describe(name)?;
+    Ok(Map::of_model(weights.to_weights(), &meta))
+}
+
 /// Which picture of the stored weights a `GET` asks for.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -115,23 +123,16 @@ async fn get_picture(
         return Ok(response);
     }
     let picture = blocking(move || {
-        let map = state.models.get(&name)?;
+        let drawn = || drawn_map(&state, &name, &*state.models.get(&name)?);
         let picture = match kind {
-            Kind::Map => render::map_png(map.to_weights().view(), scale)?,
+            Kind::Map => render::map_png(&drawn()?, scale)?,
             Kind::Umatrix => {
                 let title = format!("U-matrix of {name}");
-                render::umatrix_png(map.to_weights().view(), &title, scale)?
+                render::umatrix_png(&drawn()?, &title, scale)?
             }
             Kind::Curves => {
                 let meta = state.store.describe(&name)?;
-                render::curves_png(
-                    &format!("Training of {name}"),
-                    meta.recorded_iterations.as_deref().unwrap_or_default(),
-                    meta.radius_per_iteration.as_deref().unwrap_or_default(),
-                    meta.learning_rate_per_iteration
-                        .as_deref()
-                        .unwrap_or_default(),
-                )?
+                render::curves_png(&format!("Training of {name}"), &Curves::of_record(&meta))?
             }
         };
         Ok::<_, ApiError>(picture)
@@ -141,7 +142,7 @@ async fn get_picture(
 }
 
 #[utoipa::path(get, path = "/models/{name}/image.png", tag = "pictures",
-    description = "The map: node (r, c) fills columns [c*s, (c+1)*s) and rows [r*s, (r+1)*s), no margin. D=3 is RGB (min-max scaled per channel if outside [0, 1]), D=1 grey, other D the first principal components; the header X-Colour-Mapping says which. A huge map is averaged down (X-Nodes-Per-Pixel).",
+    description = "The map, in the data's units (a scaled model's weights are scaled back), with no margin. On a rectangular grid node (r, c) fills columns [c*s, (c+1)*s) and rows [r*s, (r+1)*s). On a hexagonal grid each node is a hexagon with a vertical point, s wide, in rows offset by half a node: node (r, c) is centred at (s (c + 1/2 + (r mod 2)/2), s (1/sqrt(3) + r sqrt(3)/2)), each pixel belongs to the nearest centre, and the picture is floor((y + 1/2) s) by round(s (3x + 1) / (2 sqrt(3))) pixels for an x by y map, white where no hexagon is. D=3 is RGB (min-max scaled per channel if outside [0, 1]), D=1 grey, other D the first principal components; the header X-Colour-Mapping says which. A huge map is averaged down (X-Nodes-Per-Pixel).",
     params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), PictureOptions),
     responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Scale 0 or too large", body = ErrorOut, example = json!({"message": "scale 0 is not possible for a 10x10 map: use 1 to 200 pixels per node", "code": "invalid_scale"}))))]
 pub async fn map(
@@ -154,7 +155,7 @@ pub async fn map(
 }
 
 #[utoipa::path(get, path = "/models/{name}/umatrix.png", tag = "pictures",
-    description = "The U-matrix: each node's mean distance to its 8 neighbours, as a heat map with a colour bar. High values are boundaries between clusters.",
+    description = "The U-matrix: each node's mean distance (in the data's units) to its neighbours on the map's grid (8 on a rectangular grid, 6 on a hexagonal one, wrapping round a toroidal one), as a heat map laid out like image.png, with a colour bar. High values are boundaries between clusters.",
     params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), PictureOptions),
     responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Scale 0 or too large", body = ErrorOut, example = json!({"message": "scale 0 is not possible for a 10x10 map: use 1 to 200 pixels per node", "code": "invalid_scale"}))))]
 pub async fn umatrix(
@@ -167,9 +168,9 @@ pub async fn umatrix(
 }
 
 #[utoipa::path(get, path = "/models/{name}/curves.png", tag = "pictures",
-    description = "The neighbourhood radius and learning rate of every iteration, from the model's training record.",
+    description = "From the model's training record, by iteration: the neighbourhood radius, and the learning rate (online training) or the quantization and topographic errors (batch training).",
     params(("name" = String, Path, description = "Model name, e.g. 10X10_100N")),
-    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 404, description = "No such model, or it has no training record (imported or dropped in by hand)", body = ErrorOut, example = json!({"message": "there is nothing to draw: the training record has no per-iteration radius or learning rate", "code": "not_found"}))))]
+    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 404, description = "No such model, or it has no training record (imported or dropped in by hand)", body = ErrorOut, example = json!({"message": "there is nothing to draw: the training record has no per-iteration radius, learning rate or errors", "code": "not_found"}))))]
 pub async fn curves(
     State(state): State<AppState>,
     ModelName(name): ModelName,
@@ -195,20 +196,19 @@ async fn post_picture(
 ) -> Result<Response, Failure> {
     let debug = value.debug_mode();
     let data = value.into_vectors().map_err(|err| err.debug(debug))?;
-    let (map, best) = predict_abandonable(&state, &name, data.clone())
+    let (weights, best) = predict_abandonable(&state, &name, data.clone())
         .await
         .map_err(|err| err.debug(debug))?;
     let picture = blocking(move || {
-        let weights = map.to_weights();
-        match overlay {
-            Overlay::Hits => render::hits_png(weights.view(), &best, scale),
-            Overlay::Predictions => {
-                render::predictions_png(weights.view(), data.view(), &best, scale)
-            }
-        }
+        let map = drawn_map(&state, &name, &weights)?;
+        let picture = match overlay {
+            Overlay::Hits => render::hits_png(&map, &best, scale)?,
+            Overlay::Predictions => render::predictions_png(&map, data.view(), &best, scale)?,
+        };
+        Ok::<_, ApiError>(picture)
     })
     .await?
-    .map_err(|err| ApiError::from(err).debug(debug))?;
+    .map_err(|err| err.debug(debug))?;
     let mut response = png_response(&picture, None);
     if let Ok(value) = HeaderValue::from_str(&warnings.join("; "))
         && !warnings.is_empty()

@@ -1,14 +1,19 @@
 //! Pictures with a title and axes: the U-matrix, the training curves, the samples side by
 //! side.
 
-use ndarray::{Array2, ArrayView3, Axis};
+use ndarray::{Array2, Axis};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::cells::Cells;
 use super::grid::paint_map;
-use super::{Layout, MAX_PIXELS, Picture, RenderError, drawing_error, encode_png, register_font};
+use super::{
+    Layout, MAX_PIXELS, Map, Picture, RenderError, drawing_error, encode_png, pixel_size,
+    register_font,
+};
+use crate::storage::ModelMeta;
 
 /// Where the U-matrix's cells start: below the title, right of the margin.
 pub(crate) const UMATRIX_TOP: usize = 44;
@@ -17,36 +22,37 @@ const BAR_GAP: usize = 16;
 const BAR_WIDTH: usize = 20;
 const BAR_LABELS: usize = 80;
 const MIN_BAR_HEIGHT: usize = 160;
+/// The colours of the errors' curves, apart from the radius's blue and the rate's red.
+pub(crate) const QUANTIZATION: RGBColor = RGBColor(0, 140, 70);
+pub(crate) const TOPOGRAPHIC: RGBColor = RGBColor(230, 120, 0);
 
-/// For each node, the mean Euclidean distance from its weights to those of its (up to 8)
-/// neighbours: high where the map folds between clusters, low inside them.
-pub fn umatrix(weights: ArrayView3<f64>) -> Array2<f64> {
-    let (rows, cols, _) = weights.dim();
-    Array2::from_shape_fn((rows, cols), |(r, c)| {
-        let node = weights.index_axis(Axis(0), r);
-        let node = node.row(c);
-        let mut total = 0.0;
-        let mut count = 0;
-        for nr in r.saturating_sub(1)..=(r + 1).min(rows - 1) {
-            for nc in c.saturating_sub(1)..=(c + 1).min(cols - 1) {
-                if (nr, nc) == (r, c) {
-                    continue;
-                }
-                let other = weights.index_axis(Axis(0), nr);
-                let distance: f64 = node
-                    .iter()
-                    .zip(other.row(nc))
+/// For each node, the mean Euclidean distance from its weights to those of its neighbours on
+/// the map's grid ([`Grid::neighbours`](crate::som::Grid::neighbours): 8 on a rectangular grid,
+/// 6 on a hexagonal one, wrapping round a toroidal one): high where the map folds between
+/// clusters, low inside them. `(rows, cols)`.
+pub fn umatrix(map: &Map) -> Array2<f64> {
+    let (weights, grid) = (map.weights(), map.grid());
+    let node = |index: usize| {
+        let [r, c] = grid.position(index);
+        (weights.index_axis_move(Axis(0), r)).index_axis_move(Axis(0), c)
+    };
+    Array2::from_shape_fn((grid.rows, grid.cols), |(r, c)| {
+        let index = r * grid.cols + c;
+        let neighbours = grid.neighbours(index);
+        let total: f64 = neighbours
+            .iter()
+            .map(|&other| {
+                (node(index).iter())
+                    .zip(node(other))
                     .map(|(a, b)| (a - b) * (a - b))
                     .sum::<f64>()
-                    .sqrt();
-                total += distance;
-                count += 1;
-            }
-        }
-        if count == 0 {
+                    .sqrt()
+            })
+            .sum();
+        if neighbours.is_empty() {
             0.0
         } else {
-            total / f64::from(count)
+            total / neighbours.len() as f64
         }
     })
 }
@@ -107,15 +113,18 @@ fn short_number(value: f64) -> String {
 }
 
 /// The U-matrix (see [`umatrix`]) as a heat map with a colour bar and `title` above it. The
-/// cell of node `(r, c)` starts at `(UMATRIX_LEFT + c*s, UMATRIX_TOP + r*s)`.
+/// cells are laid out as in the map's picture with their top left corner at
+/// `(UMATRIX_LEFT, UMATRIX_TOP)`: on a rectangular grid the cell of node `(r, c)` starts at
+/// `(UMATRIX_LEFT + c*s, UMATRIX_TOP + r*s)`.
 pub fn umatrix_png(
-    weights: ArrayView3<f64>,
+    map: &Map,
     title_text: &str,
     scale: Option<usize>,
 ) -> Result<Picture, RenderError> {
-    let (rows, cols, _) = weights.dim();
-    let layout = Layout::new(rows, cols, scale)?;
-    let values = umatrix(weights);
+    let grid = map.grid();
+    let (rows, cols) = (grid.rows, grid.cols);
+    let layout = Layout::new(grid, scale)?;
+    let values = umatrix(map);
     let block = layout.nodes_per_pixel;
     let (cell_rows, cell_cols) = (rows.div_ceil(block), cols.div_ceil(block));
     let cells = Array2::from_shape_fn((cell_rows, cell_cols), |(r, c)| {
@@ -137,21 +146,22 @@ pub fn umatrix_png(
             0.0
         }
     };
-    let s = layout.scale;
-    let (grid_width, grid_height) = (cell_cols * s, cell_rows * s);
+    let colours = cells
+        .iter()
+        .map(|&value| {
+            let RGBColor(red, green, blue) = ViridisRGB.get_color(level(value) as f32);
+            [red, green, blue]
+        })
+        .collect();
+    let heat = Cells::new(cell_rows, cell_cols, colours, layout);
+    let (grid_width, grid_height) = heat.size();
     let bar_height = grid_height.max(MIN_BAR_HEIGHT);
     let bar_left = UMATRIX_LEFT + grid_width + BAR_GAP;
     let width = (bar_left + BAR_WIDTH + BAR_LABELS).max(320);
     let height = UMATRIX_TOP + bar_height + UMATRIX_LEFT;
     let png = canvas(width, height, |root| {
         title(root, title_text, width)?;
-        for ((r, c), &value) in cells.indexed_iter() {
-            let x = (UMATRIX_LEFT + c * s) as i32;
-            let y = (UMATRIX_TOP + r * s) as i32;
-            let colour = ViridisRGB.get_color(level(value) as f32);
-            let cell = Rectangle::new([(x, y), (x + s as i32, y + s as i32)], colour.filled());
-            root.draw(&cell).map_err(drawing_error)?;
-        }
+        heat.paint(root, (UMATRIX_LEFT as i32, UMATRIX_TOP as i32))?;
         let top = UMATRIX_TOP as i32;
         let left = bar_left as i32;
         for y in 0..bar_height {
@@ -193,46 +203,86 @@ pub fn umatrix_png(
         png,
         width,
         height,
-        scale: s,
+        scale: layout.scale,
         nodes_per_pixel: block,
         mapping: None,
     })
 }
 
-/// The neighbourhood radius and the learning rate by iteration, one panel each. `iterations`
-/// numbers the points (a stored record keeps only some iterations); empty, the points are
-/// iterations 1, 2, 3, ... (older records keep every one).
-pub fn curves_png(
-    title_text: &str,
-    iterations: &[usize],
-    radii: &[f64],
-    learning_rates: &[f64],
-) -> Result<Picture, RenderError> {
-    if radii.is_empty() || learning_rates.is_empty() {
+/// What a training record says of each recorded iteration, as [`curves_png`] draws it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Curves<'a> {
+    /// The numbers of the recorded iterations (a stored record keeps only some); empty, the
+    /// points are iterations 1, 2, 3, ... (older records keep every one).
+    pub iterations: &'a [usize],
+    pub radii: &'a [f64],
+    /// Empty for batch training, which has no learning rate.
+    pub learning_rates: &'a [f64],
+    /// `[quantization error, topographic error]`, recorded by batch training.
+    pub quality: &'a [[f64; 2]],
+}
+
+impl<'a> Curves<'a> {
+    /// The curves of a model's record (none of an imported model's).
+    pub fn of_record(meta: &'a ModelMeta) -> Self {
+        Curves {
+            iterations: meta.recorded_iterations.as_deref().unwrap_or_default(),
+            radii: meta.radius_per_iteration.as_deref().unwrap_or_default(),
+            learning_rates: meta
+                .learning_rate_per_iteration
+                .as_deref()
+                .unwrap_or_default(),
+            quality: meta.quality_per_iteration.as_deref().unwrap_or_default(),
+        }
+    }
+}
+
+/// The height of a panel of [`curves_png`], 2 of them making the picture 560 high.
+const PANEL_HEIGHT: usize = 253;
+
+/// The training by iteration, one panel per series the record has: the neighbourhood radius,
+/// then the learning rate (online) or the quantization and topographic errors (batch).
+pub fn curves_png(title_text: &str, curves: &Curves) -> Result<Picture, RenderError> {
+    let errors = |k: usize| {
+        curves
+            .quality
+            .iter()
+            .map(|pair| pair[k])
+            .collect::<Vec<f64>>()
+    };
+    let (quantization, topographic) = (errors(0), errors(1));
+    let panels: Vec<(&[f64], &str, RGBColor)> = [
+        (curves.radii, "neighbourhood radius", BLUE),
+        (curves.learning_rates, "learning rate", RED),
+        (&quantization[..], "quantization error", QUANTIZATION),
+        (&topographic[..], "topographic error", TOPOGRAPHIC),
+    ]
+    .into_iter()
+    .filter(|(series, ..)| !series.is_empty())
+    .collect();
+    let radii = curves.radii;
+    if radii.is_empty() || panels.len() < 2 {
         return Err(RenderError::NothingToDraw(
-            "the training record has no per-iteration radius or learning rate",
+            "the training record has no per-iteration radius, learning rate or errors",
         ));
     }
-    let numbered = iterations.len() == radii.len() && iterations.len() == learning_rates.len();
-    let iteration = |k: usize| {
-        if numbered {
-            iterations[k] as f64
+    // Each series on its own: an older record numbers none, and may not have them all.
+    let iteration = |series: &[f64], k: usize| {
+        if curves.iterations.len() == series.len() {
+            curves.iterations[k] as f64
         } else {
             (k + 1) as f64
         }
     };
-    let last = iteration(radii.len() - 1).max(1.0);
-    let (width, height) = (800, 560);
+    let last = iteration(radii, radii.len() - 1).max(1.0);
+    let (width, height) = (800, UMATRIX_TOP + 10 + panels.len() * PANEL_HEIGHT);
     let png = canvas(width, height, |root| {
         title(root, title_text, width)?;
         let body = root.margin(UMATRIX_TOP as u32, 10, 10, 10);
-        let panels = body.split_evenly((2, 1));
-        for (panel, (series, label, colour)) in panels.iter().zip([
-            (radii, "neighbourhood radius", BLUE),
-            (learning_rates, "learning rate", RED),
-        ]) {
+        let areas = body.split_evenly((panels.len(), 1));
+        for (area, &(series, label, colour)) in areas.iter().zip(&panels) {
             let high = series.iter().copied().fold(0.0_f64, f64::max) * 1.05;
-            let mut chart = ChartBuilder::on(panel)
+            let mut chart = ChartBuilder::on(area)
                 .x_label_area_size(36)
                 .y_label_area_size(60)
                 .margin(8)
@@ -250,7 +300,10 @@ pub fn curves_png(
                 .map_err(drawing_error)?;
             chart
                 .draw_series(LineSeries::new(
-                    series.iter().enumerate().map(|(k, &v)| (iteration(k), v)),
+                    series
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &v)| (iteration(series, k), v)),
                     colour.stroke_width(2),
                 ))
                 .map_err(drawing_error)?;
@@ -262,27 +315,22 @@ pub fn curves_png(
 
 /// Maps side by side, each drawn `side` pixels across (as near as whole pixels per node
 /// allow) with its name above it.
-pub fn comparison_png(
-    maps: &[(&str, ArrayView3<f64>)],
-    side: usize,
-) -> Result<Picture, RenderError> {
+pub fn comparison_png(maps: &[(&str, &Map)], side: usize) -> Result<Picture, RenderError> {
     if maps.is_empty() {
         return Err(RenderError::NothingToDraw("no maps to compare"));
     }
     let gap = 16;
     let scales: Vec<usize> = maps
         .iter()
-        .map(|(_, weights)| {
-            let (rows, cols, _) = weights.dim();
-            (side / rows.max(cols)).max(1)
-        })
+        .map(|(_, map)| (side / map.grid().rows.max(map.grid().cols)).max(1))
         .collect();
     let sizes: Vec<(usize, usize)> = maps
         .iter()
         .zip(&scales)
-        .map(|((_, weights), scale)| {
-            let (rows, cols, _) = weights.dim();
-            (cols * scale, rows * scale)
+        .map(|((_, map), &scale)| {
+            let grid = map.grid();
+            pixel_size(grid.topology, grid.rows, grid.cols, scale)
+                .expect("a map about `side` pixels across has a size")
         })
         .collect();
     let tallest = sizes.iter().map(|&(_, h)| h).max().unwrap_or(0);
@@ -295,7 +343,7 @@ pub fn comparison_png(
     }
     let png = canvas(width, height, |root| {
         let mut left = gap;
-        for (((name, weights), &scale), &(map_width, _)) in maps.iter().zip(&scales).zip(&sizes) {
+        for (((name, map), &scale), &(map_width, _)) in maps.iter().zip(&scales).zip(&sizes) {
             let style = TextStyle::from(("sans-serif", 14).into_font())
                 .color(&BLACK)
                 .pos(Pos::new(HPos::Center, VPos::Center));
@@ -305,7 +353,7 @@ pub fn comparison_png(
                 style,
             ))
             .map_err(drawing_error)?;
-            paint_map(root, *weights, scale, (left as i32, UMATRIX_TOP as i32))?;
+            paint_map(root, map, scale, (left as i32, UMATRIX_TOP as i32))?;
             left += map_width + gap;
         }
         Ok(())

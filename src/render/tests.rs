@@ -2,6 +2,8 @@ use ndarray::{Array2, Array3};
 
 use super::charts::{UMATRIX_LEFT, UMATRIX_TOP};
 use super::*;
+use crate::som::{Grid, Scaling, Topology};
+use plotters::style::RGBColor;
 
 /// Width, height and RGB pixels of a PNG.
 fn decode(png_bytes: &[u8]) -> (usize, usize, Vec<[u8; 3]>) {
@@ -29,6 +31,11 @@ fn colour_map(rows: usize, cols: usize) -> Array3<f64> {
     })
 }
 
+/// `weights` as SPEC §3 maps are.
+fn rectangular(weights: &Array3<f64>) -> Map {
+    Map::rectangular(weights.clone())
+}
+
 fn level(value: f64) -> u8 {
     (value * 255.0).round() as u8
 }
@@ -36,7 +43,7 @@ fn level(value: f64) -> u8 {
 #[test]
 fn the_map_is_cols_times_scale_wide_and_every_node_fills_its_cell_with_its_colour() {
     let weights = colour_map(3, 5);
-    let picture = map_png(weights.view(), Some(7)).unwrap();
+    let picture = map_png(&rectangular(&weights), Some(7)).unwrap();
     assert_eq!(picture.mapping, Some(Mapping::Rgb));
     let decoded = decode(&picture.png);
     assert_eq!((decoded.0, decoded.1), (5 * 7, 3 * 7));
@@ -60,21 +67,34 @@ fn the_map_is_cols_times_scale_wide_and_every_node_fills_its_cell_with_its_colou
 
 #[test]
 fn the_default_scale_makes_small_maps_a_few_hundred_pixels_and_caps_huge_ones() {
-    assert_eq!(Layout::new(10, 10, None).unwrap().scale, 40);
-    assert_eq!(Layout::new(100, 100, None).unwrap().scale, 4);
-    assert_eq!(Layout::new(1000, 1000, None).unwrap().scale, 1);
-    let huge = Layout::new(3000, 3000, None).unwrap();
+    assert_eq!(
+        Layout::new(&Grid::rectangular(10, 10), None).unwrap().scale,
+        40
+    );
+    assert_eq!(
+        Layout::new(&Grid::rectangular(100, 100), None)
+            .unwrap()
+            .scale,
+        4
+    );
+    assert_eq!(
+        Layout::new(&Grid::rectangular(1000, 1000), None)
+            .unwrap()
+            .scale,
+        1
+    );
+    let huge = Layout::new(&Grid::rectangular(3000, 3000), None).unwrap();
     assert_eq!((huge.scale, huge.nodes_per_pixel), (1, 2));
-    let picture = map_png(colour_map(10, 10).view(), None).unwrap();
+    let picture = map_png(&rectangular(&colour_map(10, 10)), None).unwrap();
     assert_eq!((picture.width, picture.height), (400, 400));
-    let wide = map_png(Array3::<f64>::zeros((1, 3, 3)).view(), None).unwrap();
+    let wide = map_png(&rectangular(&Array3::<f64>::zeros((1, 3, 3))), None).unwrap();
     assert_eq!((wide.width, wide.height), (399, 133));
 }
 
 #[test]
 fn a_huge_map_is_averaged_down_under_the_pixel_cap() {
     let weights = Array3::from_shape_fn((2100, 2000, 1), |(r, _, _)| (r % 2) as f64);
-    let picture = map_png(weights.view(), None).unwrap();
+    let picture = map_png(&rectangular(&weights), None).unwrap();
     assert_eq!(picture.nodes_per_pixel, 2);
     assert_eq!((picture.width, picture.height), (1000, 1050));
     let decoded = decode(&picture.png);
@@ -86,18 +106,18 @@ fn a_huge_map_is_averaged_down_under_the_pixel_cap() {
 fn scale_zero_or_too_large_is_refused_with_the_largest_that_works() {
     let weights = colour_map(10, 10);
     for scale in [0, 201, usize::MAX] {
-        match map_png(weights.view(), Some(scale)) {
+        match map_png(&rectangular(&weights), Some(scale)) {
             Err(RenderError::InvalidScale { max, .. }) => assert_eq!(max, 200),
             other => panic!("scale {scale}: {other:?}"),
         }
     }
-    assert!(map_png(weights.view(), Some(200)).is_ok());
+    assert!(map_png(&rectangular(&weights), Some(200)).is_ok());
 }
 
 #[test]
 fn colours_outside_zero_one_are_min_max_scaled_per_channel() {
     let weights = colour_map(4, 4).mapv(|v| v * 255.0);
-    let picture = map_png(weights.view(), Some(1)).unwrap();
+    let picture = map_png(&rectangular(&weights), Some(1)).unwrap();
     assert_eq!(picture.mapping, Some(Mapping::RgbMinMax));
     let decoded = decode(&picture.png);
     for k in 0..3 {
@@ -110,7 +130,7 @@ fn colours_outside_zero_one_are_min_max_scaled_per_channel() {
 #[test]
 fn one_dimension_is_grey_and_more_than_three_use_principal_components() {
     let grey = Array3::from_shape_fn((2, 2, 1), |(r, c, _)| (r * 2 + c) as f64 / 3.0);
-    let picture = map_png(grey.view(), Some(1)).unwrap();
+    let picture = map_png(&rectangular(&grey), Some(1)).unwrap();
     assert_eq!(picture.mapping, Some(Mapping::Grey));
     assert_eq!(
         decode(&picture.png).2,
@@ -122,7 +142,7 @@ fn one_dimension_is_grey_and_more_than_three_use_principal_components() {
         let side = if c < 3 { -1.0 } else { 1.0 };
         side * (k as f64 + 1.0) + 0.01 * ((c * 5 + k) % 3) as f64
     });
-    let picture = map_png(weights.view(), Some(1)).unwrap();
+    let picture = map_png(&rectangular(&weights), Some(1)).unwrap();
     assert_eq!(picture.mapping, Some(Mapping::Pca));
     let decoded = decode(&picture.png);
     let (left, right) = (pixel(&decoded, 0, 0), pixel(&decoded, 5, 0));
@@ -150,7 +170,7 @@ fn two_halves(rows: usize, cols: usize) -> Array3<f64> {
 #[test]
 fn the_u_matrix_is_high_along_the_boundary_of_two_halves_and_low_inside() {
     let weights = two_halves(6, 8);
-    let values = umatrix(weights.view());
+    let values = umatrix(&rectangular(&weights));
     for r in 0..6 {
         for c in 0..8 {
             let on_boundary = c == 3 || c == 4;
@@ -162,7 +182,7 @@ fn the_u_matrix_is_high_along_the_boundary_of_two_halves_and_low_inside() {
             );
         }
     }
-    let picture = umatrix_png(weights.view(), "U-matrix", Some(10)).unwrap();
+    let picture = umatrix_png(&rectangular(&weights), "U-matrix", Some(10)).unwrap();
     let decoded = decode(&picture.png);
     let cell = |r: usize, c: usize| {
         pixel(
@@ -209,8 +229,9 @@ fn predictions_change_the_map_exactly_at_the_predicted_cells() {
     let data = Array2::from_shape_fn((4, 3), |(i, k)| weights[[i * 2, 9 - i, k]]);
     let best = [[0, 9], [2, 8], [4, 7], [6, 6]];
     for scale in [2, 5, 40] {
-        let map = map_png(weights.view(), Some(scale)).unwrap();
-        let drawn = predictions_png(weights.view(), data.view(), &best, Some(scale)).unwrap();
+        let map = map_png(&rectangular(&weights), Some(scale)).unwrap();
+        let drawn =
+            predictions_png(&rectangular(&weights), data.view(), &best, Some(scale)).unwrap();
         let mut expected = best.to_vec();
         expected.sort();
         assert_eq!(
@@ -225,8 +246,8 @@ fn predictions_change_the_map_exactly_at_the_predicted_cells() {
 fn hits_change_the_map_exactly_at_the_nodes_hit() {
     let weights = colour_map(8, 8);
     let best = [[1, 1], [1, 1], [1, 1], [5, 2], [7, 7]];
-    let map = map_png(weights.view(), Some(30)).unwrap();
-    let hits = hits_png(weights.view(), &best, Some(30)).unwrap();
+    let map = map_png(&rectangular(&weights), Some(30)).unwrap();
+    let hits = hits_png(&rectangular(&weights), &best, Some(30)).unwrap();
     assert_eq!(
         differing_cells(&map.png, &hits.png, 30),
         vec![[1, 1], [5, 2], [7, 7]]
@@ -237,21 +258,38 @@ fn hits_change_the_map_exactly_at_the_nodes_hit() {
 fn the_curves_draw_both_series_with_their_colours() {
     let radii: Vec<f64> = (0..100).map(|t| 5.0 * (-(t as f64) / 50.0).exp()).collect();
     let rates: Vec<f64> = (0..100).map(|t| 0.1 * (-(t as f64) / 50.0).exp()).collect();
-    let picture = curves_png("training", &[], &radii, &rates).unwrap();
+    let picture = curves_png(
+        "training",
+        &Curves {
+            radii: &radii,
+            learning_rates: &rates,
+            ..Curves::default()
+        },
+    )
+    .unwrap();
     let decoded = decode(&picture.png);
     assert_eq!((decoded.0, decoded.1), (800, 560));
     let blue = decoded.2.iter().filter(|p| **p == [0, 0, 255]).count();
     let red = decoded.2.iter().filter(|p| **p == [255, 0, 0]).count();
     assert!(blue > 500 && red > 500, "blue {blue}, red {red}");
     assert!(matches!(
-        curves_png("t", &[], &[], &[]),
+        curves_png("t", &Curves::default()),
         Err(RenderError::NothingToDraw(_))
     ));
 }
 
 /// The rightmost column of the highest blue (radius) pixels.
 fn right_end_of_the_top_of_the_radius(iterations: &[usize]) -> usize {
-    let picture = curves_png("t", iterations, &[5.0, 5.0, 0.0], &[0.1, 0.1, 0.0]).unwrap();
+    let picture = curves_png(
+        "t",
+        &Curves {
+            iterations,
+            radii: &[5.0, 5.0, 0.0],
+            learning_rates: &[0.1, 0.1, 0.0],
+            ..Curves::default()
+        },
+    )
+    .unwrap();
     let (width, _, pixels) = decode(&picture.png);
     let blue: Vec<(usize, usize)> = (pixels.iter().enumerate())
         .filter(|(_, p)| **p == [0, 0, 255])
@@ -279,7 +317,7 @@ fn the_curves_draw_each_recorded_point_at_its_iteration() {
 fn maps_side_by_side_show_each_map_under_its_name() {
     let a = colour_map(10, 10);
     let b = two_halves(20, 20);
-    let picture = comparison_png(&[("a", a.view()), ("b", b.view())], 100).unwrap();
+    let picture = comparison_png(&[("a", &rectangular(&a)), ("b", &rectangular(&b))], 100).unwrap();
     let decoded = decode(&picture.png);
     assert_eq!(
         (decoded.0, decoded.1),
@@ -291,4 +329,332 @@ fn maps_side_by_side_show_each_map_under_its_name() {
         pixel(&decoded, 16 + 100 + 16 + 2, UMATRIX_TOP + 2),
         [230, 26, 26]
     );
+}
+
+fn hexagonal(weights: &Array3<f64>, toroidal: bool) -> Map {
+    Map::new(weights.clone(), Topology::Hexagonal, toroidal, None)
+}
+
+const SQRT_3: f64 = 1.732_050_807_568_877_2;
+
+/// Where the centre of node `(r, c)` of a hexagonal picture at `scale` is, in pixels: its
+/// position of SPEC §3b, times the scale, moved right by half a hexagon's width and down by
+/// half its height.
+fn hexagon_centre(r: isize, c: isize, scale: usize) -> (f64, f64) {
+    let s = scale as f64;
+    let shift = 0.5 * r.rem_euclid(2) as f64;
+    (
+        s * (c as f64 + 0.5 + shift),
+        s * (1.0 / SQRT_3 + r as f64 * SQRT_3 / 2.0),
+    )
+}
+
+/// The pixel holding the centre of node `(r, c)`.
+fn centre_pixel(r: usize, c: usize, scale: usize) -> (usize, usize) {
+    let (x, y) = hexagon_centre(r as isize, c as isize, scale);
+    (x as usize, y as usize)
+}
+
+/// The node whose hexagon holds pixel `(x, y)` of a `rows x cols` map at `scale`, found by
+/// brute force: the nearest centre among the nodes and a border of places around them.
+fn hexagon_of_pixel(
+    (x, y): (usize, usize),
+    (rows, cols): (usize, usize),
+    scale: usize,
+) -> Option<[usize; 2]> {
+    let (px, py) = (x as f64 + 0.5, y as f64 + 0.5);
+    let mut best = (f64::INFINITY, -1, -1);
+    for r in -1..=rows as isize {
+        for c in -1..=cols as isize {
+            let (cx, cy) = hexagon_centre(r, c, scale);
+            let d2 = (px - cx).powi(2) + (py - cy).powi(2);
+            if d2 < best.0 {
+                best = (d2, r, c);
+            }
+        }
+    }
+    let (_, r, c) = best;
+    let inside = (0..rows as isize).contains(&r) && (0..cols as isize).contains(&c);
+    inside.then_some([r as usize, c as usize])
+}
+
+#[test]
+fn a_hexagonal_map_is_hexagons_in_rows_offset_by_half_a_node_with_no_gaps() {
+    let weights = colour_map(3, 5);
+    let picture = map_png(&hexagonal(&weights, false), Some(20)).unwrap();
+    assert_eq!(picture.scale, 20);
+    let decoded = decode(&picture.png);
+    // floor((5 + 1/2) 20) by round(20 (3 * 3 + 1) / (2 sqrt(3))) = round(57.7).
+    assert_eq!((decoded.0, decoded.1), (110, 58));
+    assert_eq!((picture.width, picture.height), (110, 58));
+    let colour = |[r, c]: [usize; 2]| [0, 1, 2].map(|k| level(weights[[r, c, k]]));
+    for r in 0..3 {
+        for c in 0..5 {
+            // A hexagon 20 wide reaches 10 pixels left and right of its centre and 11.5 up
+            // and down.
+            let (x, y) = centre_pixel(r, c, 20);
+            for (x, y) in [(x, y), (x - 8, y), (x + 8, y), (x, y - 9), (x, y + 9)] {
+                assert_eq!(
+                    pixel(&decoded, x, y),
+                    colour([r, c]),
+                    "node ({r}, {c}) at ({x}, {y})"
+                );
+            }
+        }
+    }
+    // Row 1 starts half a node in, and its last hexagon ends half a node past row 0's.
+    let (_, y0) = centre_pixel(0, 0, 20);
+    let (_, y1) = centre_pixel(1, 0, 20);
+    assert_eq!(pixel(&decoded, 4, y0), colour([0, 0]));
+    assert_eq!(pixel(&decoded, 4, y1), [255; 3]);
+    assert_eq!(pixel(&decoded, 105, y0), [255; 3]);
+    assert_eq!(pixel(&decoded, 105, y1), colour([1, 4]));
+    // Every pixel is its nearest node's (regular hexagons tiling the plane), or white beyond
+    // the map's edge.
+    for y in 0..decoded.1 {
+        for x in 0..decoded.0 {
+            let expected = hexagon_of_pixel((x, y), (3, 5), 20).map_or([255; 3], colour);
+            assert_eq!(pixel(&decoded, x, y), expected, "({x}, {y})");
+        }
+    }
+}
+
+#[test]
+fn a_hexagonal_map_keeps_the_default_size_and_the_pixel_cap() {
+    let layout = |rows, cols, scale| {
+        let grid = Grid {
+            rows,
+            cols,
+            topology: Topology::Hexagonal,
+            toroidal: false,
+        };
+        Layout::new(&grid, scale).unwrap()
+    };
+    let ten = layout(10, 10, None);
+    assert_eq!((ten.scale, ten.nodes_per_pixel), (40, 1));
+    // round(40 (3 * 10 + 1) / (2 sqrt(3))) = round(357.96)
+    assert_eq!(ten.size(10, 10), (420, 358));
+    // Two pixels per node at least, so that every hexagon holds a pixel.
+    let thousand = layout(1000, 1000, None);
+    assert_eq!((thousand.scale, thousand.nodes_per_pixel), (2, 1));
+    assert_eq!(thousand.size(1000, 1000), (2001, 1733));
+    assert_eq!(layout(1000, 1000, Some(1)).scale, 1, "unless asked");
+    let huge = layout(3000, 3000, None);
+    assert_eq!((huge.scale, huge.nodes_per_pixel), (2, 3));
+    let too_large = Grid {
+        rows: 10,
+        cols: 10,
+        topology: Topology::Hexagonal,
+        toroidal: false,
+    };
+    match Layout::new(&too_large, Some(1000)) {
+        Err(RenderError::InvalidScale { max, .. }) => {
+            let fits = |scale: usize| {
+                let layout = Layout {
+                    scale,
+                    nodes_per_pixel: 1,
+                    topology: Topology::Hexagonal,
+                };
+                let (width, height) = layout.size(10, 10);
+                width * height <= MAX_PIXELS
+            };
+            assert!(fits(max) && !fits(max + 1), "{max}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_huge_hexagonal_map_is_averaged_down_in_hexagonal_blocks() {
+    let weights = Array3::from_shape_fn((1100, 1100, 1), |(r, _, _)| (r % 2) as f64);
+    let picture = map_png(&hexagonal(&weights, false), None).unwrap();
+    assert_eq!((picture.nodes_per_pixel, picture.scale), (2, 2));
+    // 550 x 550 blocks: floor(550.5 * 2) by round(2 (3 * 550 + 1) / (2 sqrt(3))).
+    assert_eq!((picture.width, picture.height), (1101, 953));
+    let decoded = decode(&picture.png);
+    // Each block averages two black and two white nodes: mid-grey.
+    assert_eq!(pixel(&decoded, 500, 500), [128; 3]);
+}
+
+/// The cells in which two hexagonal pictures of a `rows x cols` map at `scale` differ.
+fn differing_hexagons(
+    a: &[u8],
+    b: &[u8],
+    rows: usize,
+    cols: usize,
+    scale: usize,
+) -> Vec<[usize; 2]> {
+    let (a, b) = (decode(a), decode(b));
+    assert_eq!((a.0, a.1), (b.0, b.1));
+    let mut cells: Vec<[usize; 2]> = (0..a.1)
+        .flat_map(|y| (0..a.0).map(move |x| (x, y)))
+        .filter(|&(x, y)| pixel(&a, x, y) != pixel(&b, x, y))
+        .map(|(x, y)| {
+            hexagon_of_pixel((x, y), (rows, cols), scale)
+                .unwrap_or_else(|| panic!("({x}, {y}) changed outside every hexagon"))
+        })
+        .collect();
+    cells.sort();
+    cells.dedup();
+    cells
+}
+
+#[test]
+fn hits_and_predictions_change_a_hexagonal_map_exactly_in_the_hexagons_hit() {
+    let weights = colour_map(8, 9);
+    let map = hexagonal(&weights, false);
+    let best = [[1, 1], [1, 1], [1, 1], [5, 2], [7, 8], [0, 0]];
+    let data = Array2::from_shape_fn((best.len(), 3), |(i, k)| {
+        1.0 - weights[[best[i][0], best[i][1], k]]
+    });
+    let mut expected = best.to_vec();
+    expected.sort();
+    expected.dedup();
+    // Even scales: an odd one puts the vertical edges of odd rows through pixels' centres,
+    // where the brute force and the picture may pick either side.
+    for scale in [2, 4, 6, 12, 40] {
+        let plain = map_png(&map, Some(scale)).unwrap();
+        let hits = hits_png(&map, &best, Some(scale)).unwrap();
+        let drawn = predictions_png(&map, data.view(), &best, Some(scale)).unwrap();
+        for (what, picture) in [("hits", hits), ("predictions", drawn)] {
+            assert_eq!(
+                differing_hexagons(&plain.png, &picture.png, 8, 9, scale),
+                expected,
+                "{what} at scale {scale}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_hexagonal_u_matrix_averages_over_the_six_neighbours() {
+    let weights = Array3::from_shape_fn((5, 5, 1), |(r, c, _)| f64::from((r, c) == (2, 2)));
+    let values = umatrix(&hexagonal(&weights, false));
+    // Row 2 is even: its neighbours in rows 1 and 3 are in columns 1 and 2.
+    let six = [[1, 1], [1, 2], [2, 1], [2, 3], [3, 1], [3, 2]];
+    for r in 0..5 {
+        for c in 0..5 {
+            let expected = if [r, c] == [2, 2] {
+                1.0
+            } else if six.contains(&[r, c]) {
+                1.0 / 6.0
+            } else {
+                0.0
+            };
+            assert_eq!(values[[r, c]], expected, "({r}, {c})");
+        }
+    }
+    assert!(
+        umatrix(&rectangular(&weights))[[1, 3]] > 0.0,
+        "a diagonal neighbour on a rectangular grid"
+    );
+
+    // Drawn as hexagons too, laid out as the map's picture under the title.
+    let picture = umatrix_png(&hexagonal(&weights, false), "U-matrix", Some(20)).unwrap();
+    let decoded = decode(&picture.png);
+    // The hexagons are 110 x 92 pixels: the title, the colour bar and its labels set the size.
+    assert_eq!(
+        (decoded.0, decoded.1),
+        (320, UMATRIX_TOP + 160 + UMATRIX_LEFT)
+    );
+    let cell = |r: usize, c: usize| {
+        let (x, y) = centre_pixel(r, c, 20);
+        pixel(&decoded, UMATRIX_LEFT + x, UMATRIX_TOP + y)
+    };
+    assert_ne!(cell(2, 2), cell(1, 2));
+    assert_ne!(cell(1, 2), cell(1, 3));
+    assert_eq!(cell(1, 3), cell(0, 0), "not a neighbour: the lowest colour");
+    assert_eq!(cell(1, 2), cell(3, 1));
+}
+
+#[test]
+fn a_toroidal_u_matrix_measures_across_the_wrap_edge() {
+    // Columns 0, 1, 2, 3, 0: the first and the last are equal.
+    let weights = Array3::from_shape_fn((4, 5, 1), |(_, c, _)| (c % 4) as f64);
+    let flat = umatrix(&rectangular(&weights));
+    let wrapped = umatrix(&Map::new(
+        weights.clone(),
+        Topology::Rectangular,
+        true,
+        None,
+    ));
+    // Node (1, 0): 3 neighbours in column 1 at distance 1, and either 2 in its own column
+    // (flat) or also 3 in column 4 at distance 0 (wrapped).
+    assert_eq!(flat[[1, 0]], 3.0 / 5.0);
+    assert_eq!(wrapped[[1, 0]], 3.0 / 8.0);
+    for r in 0..4 {
+        assert!(wrapped[[r, 0]] < flat[[r, 0]], "row {r}");
+    }
+
+    // On a hexagonal torus every node has 6 neighbours, some across the edges.
+    let weights = Array3::from_shape_fn((4, 4, 1), |(r, c, _)| f64::from((r, c) == (0, 0)));
+    let values = umatrix(&hexagonal(&weights, true));
+    assert_eq!(values[[0, 0]], 1.0);
+    let touched: Vec<[usize; 2]> = values
+        .indexed_iter()
+        .filter(|&(_, &v)| v == 1.0 / 6.0)
+        .map(|((r, c), _)| [r, c])
+        .collect();
+    assert_eq!(touched, [[0, 1], [0, 3], [1, 0], [1, 3], [3, 0], [3, 3]]);
+}
+
+#[test]
+fn a_batch_record_draws_its_radius_and_errors_without_a_learning_rate() {
+    let iterations: Vec<usize> = (1..=50).map(|t| t * 2).collect();
+    let radii: Vec<f64> = (0..50).map(|t| 3.0 - t as f64 * 0.05).collect();
+    let quality: Vec<[f64; 2]> = (0..50)
+        .map(|t| [1.0 / (1.0 + t as f64), 0.5 * (-(t as f64) / 10.0).exp()])
+        .collect();
+    let picture = curves_png(
+        "batch",
+        &Curves {
+            iterations: &iterations,
+            radii: &radii,
+            learning_rates: &[],
+            quality: &quality,
+        },
+    )
+    .unwrap();
+    let decoded = decode(&picture.png);
+    assert_eq!((decoded.0, decoded.1), (800, UMATRIX_TOP + 10 + 3 * 253));
+    let count = |colour: RGBColor| {
+        let wanted = [colour.0, colour.1, colour.2];
+        decoded.2.iter().filter(|p| **p == wanted).count()
+    };
+    let [blue, red, quantization, topographic] = [
+        plotters::style::BLUE,
+        plotters::style::RED,
+        charts::QUANTIZATION,
+        charts::TOPOGRAPHIC,
+    ]
+    .map(count);
+    assert!(
+        blue > 500 && quantization > 500 && topographic > 500 && red == 0,
+        "blue {blue}, quantization {quantization}, topographic {topographic}, red {red}"
+    );
+}
+
+#[test]
+fn a_scaled_model_is_drawn_in_the_data_units_on_its_grid() {
+    use crate::storage::{ModelMeta, OptionsRecord, ScalerRecord};
+    let scaled = Array3::from_shape_fn((2, 3, 2), |(r, c, k)| (r * 3 + c) as f64 - 2.5 + k as f64);
+    let meta = ModelMeta {
+        options: Some(OptionsRecord {
+            topology: Topology::Hexagonal,
+            ..OptionsRecord::default()
+        }),
+        scaler: Some(ScalerRecord {
+            kind: Scaling::Standard,
+            offset: vec![10.0, -1.0],
+            scale: vec![2.0, 0.5],
+        }),
+        ..ModelMeta::default()
+    };
+    let map = Map::of_model(scaled.clone(), &meta);
+    assert_eq!(map.grid().topology, Topology::Hexagonal);
+    assert_eq!(map.weights()[[1, 2, 0]], scaled[[1, 2, 0]] * 2.0 + 10.0);
+    assert_eq!(map.weights()[[1, 2, 1]], scaled[[1, 2, 1]] * 0.5 - 1.0);
+    let old = Map::of_model(scaled.clone(), &ModelMeta::default());
+    assert_eq!(old.grid(), &Grid::rectangular(2, 3));
+    assert_eq!(old.weights(), scaled.view());
 }
