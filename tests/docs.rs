@@ -323,13 +323,12 @@ async fn the_training_options_are_documented_with_the_cores_names_bounds_and_exa
         serde_json::json!(["boolean", "null"])
     );
     assert_eq!(train["toroidal"]["default"], false);
-    for field in [
-        "radius",
-        "final_radius",
-        "final_learning_rate",
-        "learning_rate",
-    ] {
+    for field in ["final_learning_rate", "learning_rate"] {
         assert_eq!(train[field]["exclusiveMinimum"], 0, "{field}");
+        assert!(train[field]["description"].is_string(), "{field}");
+    }
+    for field in ["radius", "final_radius"] {
+        assert_eq!(train[field]["minimum"], 0.000001, "{field}");
         assert!(train[field]["description"].is_string(), "{field}");
     }
     assert_eq!(train["final_learning_rate"]["maximum"], 1);

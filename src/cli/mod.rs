@@ -111,12 +111,6 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
         Some(InitArg::File(path)) => Initial::Weights(read_weights_file(path)?),
         Some(InitArg::Method(_)) | None => Initial::Method(params.options().init),
     };
-    let given_weights = matches!(initial, Initial::Weights(_));
-    if args.seed.is_some() && !params.options().uses_seed(given_weights) {
-        return Err(CliError::BadInput(
-            "--seed is not used: this training draws nothing (its weights start from --init pca or a file, and its samples come in the given order); leave out --seed".into(),
-        ));
-    }
     let seed = check_seed(args.seed.unwrap_or_else(random_seed))?;
     let job = TrainingJob {
         params,
@@ -235,8 +229,9 @@ fn load_picture(model: &str, models_dir: &Path) -> Result<Map, CliError> {
     if looks_like_a_file(model) {
         return Ok(Map::rectangular(load_model(model, models_dir)?));
     }
-    let store = ModelStore::open(models_dir)?;
-    Ok(Map::of_model(store.load(model)?, &store.describe(model)?))
+    Ok(Map::of_model(
+        &ModelStore::open(models_dir)?.load_map(model)?,
+    ))
 }
 
 pub fn predict(args: PredictArgs) -> Result<(), CliError> {
@@ -256,9 +251,10 @@ pub fn render(args: RenderArgs) -> Result<(), CliError> {
         ));
     }
     let picture = match args.kind {
-        PictureKind::Map => {
-            render::map_png(&load_picture(&args.model, &args.models.models_dir)?, args.scale)?
-        }
+        PictureKind::Map => render::map_png(
+            &load_picture(&args.model, &args.models.models_dir)?,
+            args.scale,
+        )?,
         PictureKind::Umatrix => {
             let map = load_picture(&args.model, &args.models.models_dir)?;
             render::umatrix_png(&map, &umatrix_title(&args.model), args.scale)?
@@ -354,7 +350,9 @@ pub fn samples(args: SamplesArgs) -> Result<(), CliError> {
             seconds = meta.training_seconds,
             "sample map trained"
         );
-        let map = Map::of_model(outcome.weights, &meta);
+        let map = Map::of_model(
+            &LoadedMap::new(outcome.weights.view(), Some(&meta)).map_err(CliError::BadInput)?,
+        );
         let picture = render::map_png(&map, None)?;
         write_plot(&args.plots_dir, &format!("{name}.png"), &picture)?;
         let title = format!("U-matrix of {name}");

@@ -15,7 +15,6 @@ use super::name::ModelName;
 use super::predict::{VectorsIn, predict_abandonable};
 use super::state::AppState;
 use crate::render::{self, Curves, Map, Picture};
-use crate::som::Codebook;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -85,13 +84,6 @@ fn png_response(picture: &Picture, etag: Option<String>) -> Response {
     response
 }
 
-/// The model `name` as its pictures show it (see [`Map::of_model`]), from its loaded `weights`.
-/// Blocking.
-fn drawn_map(state: &AppState, name: &str, weights: &Codebook) -> Result<Map, ApiError> {
-    let meta = state.store.describe(name)?;
-    Ok(Map::of_model(weights.to_weights(), &meta))
-}
-
 /// Which picture of the stored weights a `GET` asks for.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -123,7 +115,7 @@ async fn get_picture(
         return Ok(response);
     }
     let picture = blocking(move || {
-        let drawn = || drawn_map(&state, &name, &*state.models.get(&name)?);
+        let drawn = || Ok::<_, ApiError>(Map::of_model(&state.models.model(&name)?));
         let picture = match kind {
             Kind::Map => render::map_png(&drawn()?, scale)?,
             Kind::Umatrix => {
@@ -196,11 +188,11 @@ async fn post_picture(
 ) -> Result<Response, Failure> {
     let debug = value.debug_mode();
     let data = value.into_vectors().map_err(|err| err.debug(debug))?;
-    let (weights, best) = predict_abandonable(&state, &name, data.clone())
+    let (model, best) = predict_abandonable(&state, &name, data.clone())
         .await
         .map_err(|err| err.debug(debug))?;
     let picture = blocking(move || {
-        let map = drawn_map(&state, &name, &weights)?;
+        let map = Map::of_model(&model);
         let picture = match overlay {
             Overlay::Hits => render::hits_png(&map, &best, scale)?,
             Overlay::Predictions => render::predictions_png(&map, data.view(), &best, scale)?,

@@ -15,8 +15,7 @@ use super::error::{ApiError, ErrorOut, Failure};
 use super::models::blocking;
 use super::state::AppState;
 use super::wire::{Loose, Samples, present};
-use crate::som::Codebook;
-use crate::storage::validate_name;
+use crate::storage::{LoadedMap, validate_name};
 
 /// The body of `/predict`.
 #[derive(Deserialize, ToSchema)]
@@ -160,7 +159,7 @@ pub async fn predict(
         None => {
             // Nothing to place; the model must still exist.
             let lookup = (state.clone(), name.clone());
-            blocking(move || lookup.0.models.get(&lookup.1))
+            blocking(move || lookup.0.models.model(&lookup.1))
                 .await?
                 .map_err(|err| ApiError::from(err).debug(debug))?;
             Vec::new()
@@ -181,7 +180,7 @@ pub async fn predict_abandonable(
     state: &AppState,
     name: &str,
     data: Array2<f64>,
-) -> Result<(Arc<Codebook>, Vec<[usize; 2]>), ApiError> {
+) -> Result<(LoadedMap, Vec<[usize; 2]>), ApiError> {
     let stop = StopOnDrop::default();
     let flag = stop.0.clone();
     let (state, name) = (state.clone(), name.to_owned());
@@ -205,7 +204,7 @@ pub async fn predict_abandonable(
         }
         let data = model.to_map_units(data)?;
         let found = map.predict_unless(data.view(), &flag)?;
-        Ok(found.map(|found| (map, found)))
+        Ok(found.map(|found| (model, found)))
     })
     .await
     .map_err(|_| ApiError::Internal)??;

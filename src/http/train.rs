@@ -59,14 +59,14 @@ pub struct TrainIn {
     toroidal: Option<Loose>,
     #[schema(schema_with = schema::neighbourhood_schema)]
     neighbourhood: Option<Loose>,
-    /// Starting radius `s0 > 0`; default half the grid's longer side.
-    #[schema(value_type = Option<f64>, exclusive_minimum = 0, example = 3.0)]
+    /// Starting radius `s0 >= 0.000001`; default half the grid's longer side.
+    #[schema(value_type = Option<f64>, minimum = 0.000001, example = 3.0)]
     radius: Option<Loose>,
     #[schema(schema_with = schema::schedule_schema)]
     schedule: Option<Loose>,
-    /// The last radius `s1` of the `linear` schedule (only with it), `0 < s1 <= radius`;
-    /// default `min(1, radius)`.
-    #[schema(value_type = Option<f64>, exclusive_minimum = 0, example = 0.5)]
+    /// The last radius `s1` of the `linear` schedule (only with it), `0.000001 <= s1 <=
+    /// radius`; default `min(1, radius)`.
+    #[schema(value_type = Option<f64>, minimum = 0.000001, example = 0.5)]
     final_radius: Option<Loose>,
     /// The last learning rate `a1` of the `linear` schedule (only with it, online),
     /// `0 < a1 <= learning_rate`; default `learning_rate / 100`.

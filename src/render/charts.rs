@@ -26,29 +26,29 @@ const MIN_BAR_HEIGHT: usize = 160;
 pub(crate) const QUANTIZATION: RGBColor = RGBColor(0, 140, 70);
 pub(crate) const TOPOGRAPHIC: RGBColor = RGBColor(230, 120, 0);
 
-/// For each node, the mean Euclidean distance from its weights to those of its neighbours on
+/// For each node, the mean distance (the map's: Euclidean, Manhattan or cosine) from its
+/// weights to those of its neighbours on
 /// the map's grid ([`Grid::neighbours`](crate::som::Grid::neighbours): 8 on a rectangular grid,
 /// 6 on a hexagonal one, wrapping round a toroidal one): high where the map folds between
 /// clusters, low inside them. `(rows, cols)`.
 pub fn umatrix(map: &Map) -> Array2<f64> {
-    let (weights, grid) = (map.weights(), map.grid());
+    let (weights, grid, distance) = (map.weights(), map.grid(), map.distance());
     let node = |index: usize| {
         let [r, c] = grid.position(index);
         (weights.index_axis_move(Axis(0), r)).index_axis_move(Axis(0), c)
     };
+    let between = |a: usize, b: usize| {
+        let (a, b) = (node(a), node(b));
+        let (a, b) = (a.as_slice(), b.as_slice());
+        distance.finish(distance.raw(
+            a.expect("a map's weights are contiguous"),
+            b.expect("a map's weights are contiguous"),
+        ))
+    };
     Array2::from_shape_fn((grid.rows, grid.cols), |(r, c)| {
         let index = r * grid.cols + c;
         let neighbours = grid.neighbours(index);
-        let total: f64 = neighbours
-            .iter()
-            .map(|&other| {
-                (node(index).iter())
-                    .zip(node(other))
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum::<f64>()
-                    .sqrt()
-            })
-            .sum();
+        let total: f64 = neighbours.iter().map(|&other| between(index, other)).sum();
         if neighbours.is_empty() {
             0.0
         } else {

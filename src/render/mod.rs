@@ -21,8 +21,8 @@ use std::sync::Once;
 use ndarray::{Array3, ArrayView3};
 use plotters::style::FontStyle;
 
-use crate::som::{Grid, Scaler, Topology};
-use crate::storage::ModelMeta;
+use crate::som::{Distance, Grid, Scaler, Topology};
+use crate::storage::LoadedMap;
 
 pub use charts::{Curves, comparison_png, curves_png, umatrix, umatrix_png};
 pub use colour::{Colouring, Mapping};
@@ -73,6 +73,8 @@ pub struct Picture {
 pub struct Map {
     weights: Array3<f64>,
     grid: Grid,
+    /// The map's distance, which the U-matrix measures neighbours by.
+    distance: Distance,
 }
 
 impl Map {
@@ -95,7 +97,11 @@ impl Map {
             topology,
             toroidal,
         };
-        Map { weights, grid }
+        Map {
+            weights,
+            grid,
+            distance: Distance::Euclidean,
+        }
     }
 
     /// A map as SPEC §3 makes them: rectangular, not toroidal, not scaled.
@@ -103,16 +109,14 @@ impl Map {
         Map::new(weights, Topology::Rectangular, false, None)
     }
 
-    /// The map `weights` of the model whose record is `meta` (a record from before the options
-    /// reads as their defaults, as those maps were trained).
-    pub fn of_model(weights: Array3<f64>, meta: &ModelMeta) -> Self {
-        let options = meta.options();
-        Map::new(
-            weights,
-            options.topology,
-            options.toroidal,
-            meta.scaler().as_ref(),
-        )
+    /// A stored model's map: its weights in the data's units, its grid and its distance, as
+    /// its record says (see [`LoadedMap`]).
+    pub fn of_model(model: &LoadedMap) -> Self {
+        Map {
+            weights: model.weights_in_data_units(),
+            grid: *model.map.grid(),
+            distance: model.map.distance(),
+        }
     }
 
     /// `(rows, cols, dim)`, in the data's units.
@@ -122,6 +126,10 @@ impl Map {
 
     pub fn grid(&self) -> &Grid {
         &self.grid
+    }
+
+    pub fn distance(&self) -> Distance {
+        self.distance
     }
 }
 

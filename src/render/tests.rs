@@ -636,7 +636,7 @@ fn a_batch_record_draws_its_radius_and_errors_without_a_learning_rate() {
 
 #[test]
 fn a_scaled_model_is_drawn_in_the_data_units_on_its_grid() {
-    use crate::storage::{ModelMeta, OptionsRecord, ScalerRecord};
+    use crate::storage::{LoadedMap, ModelMeta, OptionsRecord, ScalerRecord};
     let scaled = Array3::from_shape_fn((2, 3, 2), |(r, c, k)| (r * 3 + c) as f64 - 2.5 + k as f64);
     let meta = ModelMeta {
         options: Some(OptionsRecord {
@@ -650,11 +650,12 @@ fn a_scaled_model_is_drawn_in_the_data_units_on_its_grid() {
         }),
         ..ModelMeta::default()
     };
-    let map = Map::of_model(scaled.clone(), &meta);
+    let loaded = |meta: &ModelMeta| LoadedMap::new(scaled.view(), Some(meta)).unwrap();
+    let map = Map::of_model(&loaded(&meta));
     assert_eq!(map.grid().topology, Topology::Hexagonal);
     assert_eq!(map.weights()[[1, 2, 0]], scaled[[1, 2, 0]] * 2.0 + 10.0);
     assert_eq!(map.weights()[[1, 2, 1]], scaled[[1, 2, 1]] * 0.5 - 1.0);
-    let old = Map::of_model(scaled.clone(), &ModelMeta::default());
+    let old = Map::of_model(&loaded(&ModelMeta::default()));
     assert_eq!(old.grid(), &Grid::rectangular(2, 3));
     assert_eq!(old.weights(), scaled.view());
 }

@@ -296,10 +296,13 @@ impl Codebook {
                     };
                     for (offset, &d) in sums[..len].iter().enumerate() {
                         let candidate = (d, block * BLOCK + offset);
-                        if d < first.0 {
+                        // The first nodes scanned fill both places even when their distance
+                        // is infinite (values near f64's limit square to it): a node is always
+                        // named.
+                        if d < first.0 || first.1 == usize::MAX {
                             second = first;
                             first = candidate;
-                        } else if d < second.0 {
+                        } else if d < second.0 || second.1 == usize::MAX {
                             second = candidate;
                         }
                     }

@@ -232,6 +232,11 @@ pub struct Options {
     pub mode: Mode,
 }
 
+/// The smallest starting or final radius: below it `s^2` underflows in the factors' `d2 / s^2`
+/// long before a map could tell the difference (every radius under 1 moves only the winner
+/// much).
+pub const MIN_RADIUS: f64 = 1e-6;
+
 /// The learning rate of an online training that gave none.
 pub const DEFAULT_LEARNING_RATE: f64 = 0.1;
 
@@ -326,11 +331,11 @@ impl TrainingOptions {
 
         let default_radius = rows.max(cols) as f64 / 2.0;
         let radius = match self.radius {
-            Some(radius) if !(radius.is_finite() && radius > 0.0) => {
+            Some(radius) if !(radius.is_finite() && radius >= MIN_RADIUS) => {
                 return Err(invalid(
                     "radius",
                     format!(
-                        "radius must be a finite number > 0, got {radius}; the default is half the longer side of the grid ({default_radius})"
+                        "radius must be a finite number >= {MIN_RADIUS:.6}, got {radius}; the default is half the longer side of the grid ({default_radius})"
                     ),
                 ));
             }
@@ -349,11 +354,11 @@ impl TrainingOptions {
         };
         let final_radius = match self.final_radius {
             Some(_) if !linear => return Err(not_linear("final_radius")),
-            Some(s1) if !(s1.is_finite() && s1 > 0.0 && s1 <= radius) => {
+            Some(s1) if !(s1.is_finite() && s1 >= MIN_RADIUS && s1 <= radius) => {
                 return Err(invalid(
                     "final_radius",
                     format!(
-                        "final_radius must be a number with 0 < final_radius <= radius ({radius}), got {s1}"
+                        "final_radius must be a number with {MIN_RADIUS:.6} <= final_radius <= radius ({radius}), got {s1}"
                     ),
                 ));
             }

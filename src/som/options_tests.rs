@@ -459,7 +459,7 @@ fn every_invalid_combination_is_refused_naming_its_field_and_what_to_send() {
             },
             None,
             "final_radius",
-            "0 < final_radius <= radius (2)",
+            "0.000001 <= final_radius <= radius (2)",
         ),
         (
             4,
@@ -479,7 +479,7 @@ fn every_invalid_combination_is_refused_naming_its_field_and_what_to_send() {
             },
             None,
             "radius",
-            "> 0",
+            ">= 0.000001",
         ),
         (
             4,
@@ -633,5 +633,61 @@ fn a_toroidal_grid_wraps_both_ways_and_takes_the_shorter_way_round() {
     // Every node of a toroidal hexagonal grid has six neighbours, the edges included.
     for node in 0..hex.nodes() {
         assert_eq!(hex.neighbours(node).len(), 6, "node {node}");
+    }
+}
+
+#[test]
+fn values_whose_squares_overflow_still_train_in_batch_and_name_a_node() {
+    let data = Array2::from_shape_vec((3, 1), vec![1e200, -1e200, 3e199]).unwrap();
+    let batch = TrainingOptions {
+        mode: Some(Mode::Batch),
+        ..TrainingOptions::default()
+    };
+    let params = SomParams::new(3, 3, 4).options(batch).check(1).unwrap();
+    let trained = train(
+        &params,
+        Initial::Method(InitMethod::Random),
+        1,
+        data.view(),
+        &TrainSettings::default(),
+        &TrainControl::default(),
+    )
+    .unwrap();
+    assert!(trained.weights.iter().all(|w| w.is_finite()));
+    let map = Codebook::from_weights(trained.weights.view());
+    assert_eq!(map.predict(data.view()).unwrap().len(), 3);
+}
+
+#[test]
+fn a_batch_training_stops_inside_an_iteration_when_cancelled() {
+    let data = Array2::from_shape_fn((4000, 8), |(i, k)| ((i * 7 + k * 13) % 97) as f64 / 97.0);
+    let batch = TrainingOptions {
+        mode: Some(Mode::Batch),
+        neighbourhood: Some(Neighbourhood::GaussianFull),
+        ..TrainingOptions::default()
+    };
+    let params = SomParams::new(60, 60, 1000)
+        .options(batch)
+        .check(8)
+        .unwrap();
+    let control = TrainControl::default();
+    let result = std::thread::scope(|scope| {
+        let training = scope.spawn(|| {
+            let settings = TrainSettings::default();
+            let initial = Initial::Method(InitMethod::Random);
+            train(&params, initial, 1, data.view(), &settings, &control)
+        });
+        while control.iterations_done() == 0 {
+            std::thread::yield_now();
+        }
+        control.cancel();
+        training.join().unwrap()
+    });
+    match result {
+        Err(SomError::Cancelled { iterations_done }) => assert!(iterations_done < 1000),
+        other => panic!(
+            "expected a cancel, got {:?}",
+            other.map(|t| t.weights.dim())
+        ),
     }
 }

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{LoadedMap, ModelStore, ModelVersion, StorageError};
-use crate::som::Codebook;
 
 /// The default budget: 256 MiB, about five 1000x1000x3 maps.
 pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
@@ -113,11 +112,6 @@ impl ModelCache {
             entries.insert(name, entry, self.budget);
         }
         Ok(map)
-    }
-
-    /// The weights of `name` on its grid, compared by its distance (see [`ModelCache::model`]).
-    pub fn get(&self, name: &str) -> Result<Arc<Codebook>, StorageError> {
-        Ok(self.model(name)?.map)
     }
 
     /// Drops `name`, when its files are deleted or replaced: its memory is given back at once.

@@ -465,24 +465,27 @@ fn the_cache_stays_within_its_byte_budget_and_sees_a_replaced_file() {
     let one_map = 10 * 10 * 3 * 8;
     let cache = ModelCache::new(store.clone(), 2 * one_map + one_map / 2);
     for name in ["a", "b", "c", "d"] {
-        cache.get(name).unwrap();
+        cache.model(name).unwrap();
         assert!(cache.bytes() <= 2 * one_map + one_map / 2);
     }
     assert_eq!(cache.bytes(), 2 * one_map);
     assert_eq!(cache.hits_and_misses(), (0, 4));
-    cache.get("d").unwrap();
-    cache.get("c").unwrap();
+    cache.model("d").unwrap();
+    cache.model("c").unwrap();
     assert_eq!(cache.hits_and_misses(), (2, 4));
-    cache.get("a").unwrap();
+    cache.model("a").unwrap();
     assert_eq!(cache.hits_and_misses(), (2, 5), "a was least recently used");
 
     // Larger than the whole budget: served, not kept.
-    assert_eq!(cache.get("big").unwrap().to_weights().shape(), [30, 30, 3]);
+    assert_eq!(
+        cache.model("big").unwrap().map.to_weights().shape(),
+        [30, 30, 3]
+    );
     assert_eq!(cache.bytes(), 2 * one_map);
 
     let replaced = random_weights(10, 10, 3, 9);
     store.commit_model(&named("a"), &replaced).unwrap();
-    assert_eq!(cache.get("a").unwrap().to_weights(), replaced);
+    assert_eq!(cache.model("a").unwrap().map.to_weights(), replaced);
 }
 
 #[test]

@@ -3,9 +3,11 @@
 //! neighbourhood-weighted mean of the samples.
 //!
 //! The weighted mean is computed from per-node sums (the samples each node won and how many),
-//! so each node's new weights cost one term per *winning node* its neighbourhood reaches, not
-//! one per sample. Samples are searched in parallel and nodes updated in parallel, each
-//! result computed by one thread in a fixed order: results do not depend on the thread count.
+//! so each node's new weights cost one term per *winning node* (those its neighbourhood does
+//! not reach are skipped after a table look-up), not one per sample. Samples are searched in
+//! parallel and nodes updated in parallel, each result computed by one thread in a fixed
+//! order: results do not depend on the thread count. A cancel is noticed within one sample's
+//! search or one node's update, not only between iterations.
 
 use ndarray::{Array3, ArrayView2};
 use rayon::prelude::*;
@@ -48,12 +50,13 @@ pub(super) fn train(
     let mut updated = vec![0.0; nodes * dim];
     let mut winners: Vec<usize> = Vec::new();
     for (iteration, &radius) in schedule.radii.iter().enumerate() {
+        let cancelled = || SomError::Cancelled {
+            iterations_done: iteration,
+        };
+        let (bmus, errors) = search(&map, samples, dim, control);
         if control.is_cancelled() {
-            return Err(SomError::Cancelled {
-                iterations_done: iteration,
-            });
+            return Err(cancelled());
         }
-        let (bmus, errors) = search(&map, samples, dim);
         if iteration > 0 {
             quality.push(errors);
         }
@@ -76,6 +79,9 @@ pub(super) fn train(
             .enumerate()
             .with_min_len(64)
             .for_each(|(i, new)| {
+                if control.is_cancelled() {
+                    return;
+                }
                 let mut denominator = 0.0;
                 new.fill(0.0);
                 let [row, col] = grid.position(i);
@@ -98,10 +104,18 @@ pub(super) fn train(
                     new.iter_mut().for_each(|x| *x /= denominator);
                 }
             });
+        if control.is_cancelled() {
+            return Err(cancelled());
+        }
         map.assign_nodes(&updated);
         control.set_iterations_done(iteration + 1);
     }
-    let (_, errors) = search(&map, samples, dim);
+    let (_, errors) = search(&map, samples, dim, control);
+    if control.is_cancelled() {
+        return Err(SomError::Cancelled {
+            iterations_done: schedule.radii.len(),
+        });
+    }
     quality.push(errors);
     Ok(Outcome {
         weights: map.to_weights(),
@@ -115,11 +129,20 @@ pub(super) fn train(
 }
 
 /// The best-matching node of every sample, and the map's `[qe, te]` on them.
-fn search(map: &Codebook, samples: &[f64], dim: usize) -> (Vec<usize>, [f64; 2]) {
+/// Given up (with meaningless answers: the caller checks `control`) once cancelled.
+fn search(
+    map: &Codebook,
+    samples: &[f64],
+    dim: usize,
+    control: &TrainControl,
+) -> (Vec<usize>, [f64; 2]) {
     let found: Vec<((f64, usize), (f64, usize))> = samples
         .par_chunks_exact(dim)
         .with_min_len(16)
-        .map(|v| map.nearest_two(v))
+        .map(|v| match control.is_cancelled() {
+            true => ((f64::INFINITY, 0), (f64::INFINITY, 0)),
+            false => map.nearest_two(v),
+        })
         .collect();
     let n = found.len() as f64;
     let distance = map.distance();

@@ -123,10 +123,10 @@ fn nearest_two(
     let mut second = (f64::INFINITY, usize::MAX);
     for (i, w) in weights.axis_iter(Axis(0)).enumerate() {
         let d = distance.raw(v, w.as_slice().expect("rows are contiguous"));
-        if d < first.0 {
+        if d < first.0 || first.1 == usize::MAX {
             second = first;
             first = (d, i);
-        } else if d < second.0 {
+        } else if d < second.0 || second.1 == usize::MAX {
             second = (d, i);
         }
     }
