@@ -40,7 +40,9 @@ s0 = max(x, y) / 2
 lam = iterations / math.log(s0)
 decay = lambda start, t, max_iter: start * math.exp(-t / lam)
 som = MiniSom(x, y, 4, sigma=s0, learning_rate=rate, neighborhood_function="gaussian",
-              decay_function=decay, sigma_decay_function=decay)
+              decay_function=decay)
+# MiniSom takes a callable for the learning rate's decay but only names for the radius's.
+som._sigma_decay_function = decay
 som._weights = initial.copy()
 som.train(data, iterations, use_epochs=True)
 gap = np.abs(som.get_weights() - ours).max()
