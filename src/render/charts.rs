@@ -139,11 +139,18 @@ pub fn umatrix_png(
     });
     let low = cells.iter().copied().fold(f64::INFINITY, f64::min);
     let high = cells.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    // A map imported with enormous weights can have infinite distances: those take the top
+    // colour rather than no colour at all.
     let level = |value: f64| {
-        if high > low {
+        let level = if high > low {
             (value - low) / (high - low)
         } else {
             0.0
+        };
+        if level.is_finite() {
+            level.clamp(0.0, 1.0)
+        } else {
+            1.0
         }
     };
     let colours = cells

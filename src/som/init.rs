@@ -8,6 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::options::InitMethod;
 use super::params::SomError;
+use super::train::TrainControl;
 
 /// The generator of a training, pinned: `ChaCha8Rng::seed_from_u64(seed)`, each `u` one
 /// standard `f64` draw.
@@ -47,13 +48,16 @@ pub enum Initial {
 /// `rng` as SPEC §3b says.
 ///
 /// # Errors
-/// [`SomError::InvalidOption`] for PCA on more than [`MAX_PCA_DIM`] features.
+/// [`SomError::InvalidOption`] for PCA on more than [`MAX_PCA_DIM`] features,
+/// [`SomError::Cancelled`] when `control` is cancelled during PCA (seconds on hundreds of
+/// features).
 pub fn initial_weights(
     method: InitMethod,
     rows: usize,
     cols: usize,
     data: ArrayView2<f64>,
     rng: &mut Generator,
+    control: &TrainControl,
 ) -> Result<Array3<f64>, SomError> {
     let dim = data.ncols();
     Ok(match method {
@@ -68,7 +72,7 @@ pub fn initial_weights(
             }
             weights
         }
-        InitMethod::Pca => pca_weights(rows, cols, data)?,
+        InitMethod::Pca => pca_weights(rows, cols, data, control)?,
     })
 }
 
@@ -90,13 +94,18 @@ pub fn check_pca_dim(dim: usize) -> Result<(), SomError> {
 }
 
 /// The map spread over the plane of the data's two principal components (SPEC §3b).
-fn pca_weights(rows: usize, cols: usize, data: ArrayView2<f64>) -> Result<Array3<f64>, SomError> {
+fn pca_weights(
+    rows: usize,
+    cols: usize,
+    data: ArrayView2<f64>,
+    control: &TrainControl,
+) -> Result<Array3<f64>, SomError> {
     let (n, dim) = data.dim();
     check_pca_dim(dim)?;
     let mean = data.sum_axis(Axis(0)) / n as f64;
     let centred = &data - &mean;
     let covariance: Array2<f64> = centred.t().dot(&centred) / n as f64;
-    let (values, vectors) = symmetric_eigen(covariance);
+    let (values, vectors) = symmetric_eigen(covariance, control)?;
     let mut order: Vec<usize> = (0..dim).collect();
     order.sort_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
     let component = |rank: usize| -> (f64, Vec<f64>) {
@@ -134,8 +143,12 @@ fn pca_weights(rows: usize, cols: usize, data: ArrayView2<f64>) -> Result<Array3
 
 /// Eigenvalues and unit eigenvectors (columns) of a symmetric matrix, by cyclic Jacobi
 /// rotations: slow for large matrices but accurate to the last bits, which the golden cases
-/// of PCA initialisation (1e-9 on every weight) need.
-fn symmetric_eigen(mut a: Array2<f64>) -> (Vec<f64>, Array2<f64>) {
+/// of PCA initialisation (1e-9 on every weight) need. Checks `control` once per row of
+/// rotations.
+fn symmetric_eigen(
+    mut a: Array2<f64>,
+    control: &TrainControl,
+) -> Result<(Vec<f64>, Array2<f64>), SomError> {
     let d = a.nrows();
     let mut v = Array2::eye(d);
     for _sweep in 0..100 {
@@ -148,6 +161,9 @@ fn symmetric_eigen(mut a: Array2<f64>) -> (Vec<f64>, Array2<f64>) {
             break;
         }
         for p in 0..d {
+            if control.is_cancelled() {
+                return Err(SomError::Cancelled { iterations_done: 0 });
+            }
             for q in p + 1..d {
                 let apq = a[[p, q]];
                 if apq == 0.0 {
@@ -179,7 +195,7 @@ fn symmetric_eigen(mut a: Array2<f64>) -> (Vec<f64>, Array2<f64>) {
             }
         }
     }
-    ((0..d).map(|i| a[[i, i]]).collect(), v)
+    Ok(((0..d).map(|i| a[[i, i]]).collect(), v))
 }
 
 /// A permutation of `0..n` by Fisher-Yates from the end: for `i = n-1` down to 1,

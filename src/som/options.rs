@@ -335,7 +335,7 @@ impl TrainingOptions {
                 return Err(invalid(
                     "radius",
                     format!(
-                        "radius must be a finite number >= {MIN_RADIUS:.6}, got {radius}; the default is half the longer side of the grid ({default_radius})"
+                        "radius must be a finite number >= {MIN_RADIUS:.6}, got {radius:?}; the default is half the longer side of the grid ({default_radius})"
                     ),
                 ));
             }
@@ -358,7 +358,7 @@ impl TrainingOptions {
                 return Err(invalid(
                     "final_radius",
                     format!(
-                        "final_radius must be a number with {MIN_RADIUS:.6} <= final_radius <= radius ({radius}), got {s1}"
+                        "final_radius must be a number with {MIN_RADIUS:.6} <= final_radius <= radius ({radius:?}), got {s1:?}"
                     ),
                 ));
             }
@@ -372,7 +372,7 @@ impl TrainingOptions {
                 return Err(invalid(
                     "final_learning_rate",
                     format!(
-                        "final_learning_rate must be a number with 0 < final_learning_rate <= learning_rate ({a0}), got {a1}"
+                        "final_learning_rate must be a number with 0 < final_learning_rate <= learning_rate ({a0:?}), got {a1:?}"
                     ),
                 ));
             }

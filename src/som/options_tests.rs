@@ -141,9 +141,15 @@ fn every_golden_option_case_is_reproduced_by_the_fast_and_the_reference_trainer(
             // The case also holds the PCA initialisation its reference computed.
             let want: Array3<f64> = read_npy(dir.join("initial_weights.npy")).unwrap();
             let mut rng = super::init::generator(0);
-            let got =
-                super::init::initial_weights(InitMethod::Pca, rows, cols, data.view(), &mut rng)
-                    .unwrap();
+            let got = super::init::initial_weights(
+                InitMethod::Pca,
+                rows,
+                cols,
+                data.view(),
+                &mut rng,
+                &TrainControl::default(),
+            )
+            .unwrap();
             for (got, want) in got.iter().zip(&want) {
                 assert!(
                     (got - want).abs() <= case.tolerance,
@@ -459,7 +465,7 @@ fn every_invalid_combination_is_refused_naming_its_field_and_what_to_send() {
             },
             None,
             "final_radius",
-            "0.000001 <= final_radius <= radius (2)",
+            "0.000001 <= final_radius <= radius (2.0)",
         ),
         (
             4,
@@ -637,25 +643,61 @@ fn a_toroidal_grid_wraps_both_ways_and_takes_the_shorter_way_round() {
 }
 
 #[test]
-fn values_whose_squares_overflow_still_train_in_batch_and_name_a_node() {
-    let data = Array2::from_shape_vec((3, 1), vec![1e200, -1e200, 3e199]).unwrap();
-    let batch = TrainingOptions {
-        mode: Some(Mode::Batch),
-        ..TrainingOptions::default()
-    };
-    let params = SomParams::new(3, 3, 4).options(batch).check(1).unwrap();
-    let trained = train(
+fn data_beyond_1e100_is_refused_and_a_map_of_enormous_weights_still_names_nodes() {
+    let data = Array2::from_shape_vec((3, 1), vec![0.5, -1e200, 0.25]).unwrap();
+    let params = SomParams::new(3, 3, 4).check(1).unwrap();
+    let initial = Initial::Method(InitMethod::Random);
+    let control = TrainControl::default();
+    let err = train(
         &params,
-        Initial::Method(InitMethod::Random),
+        initial,
         1,
         data.view(),
         &TrainSettings::default(),
-        &TrainControl::default(),
+        &control,
     )
-    .unwrap();
-    assert!(trained.weights.iter().all(|w| w.is_finite()));
-    let map = Codebook::from_weights(trained.weights.view());
-    assert_eq!(map.predict(data.view()).unwrap().len(), 3);
+    .unwrap_err();
+    assert!(
+        matches!(err, SomError::ValueTooLarge { row: 1, col: 0, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("within ±1e100"), "{err}");
+    // A map imported with such weights: every distance is infinite, yet the searches name
+    // nodes (the first ones) instead of none.
+    let weights = Array3::from_elem((2, 2, 1), 1e300);
+    let map = Codebook::from_weights(weights.view());
+    let far = Array2::from_elem((2, 1), -1e300);
+    assert_eq!(map.predict(far.view()).unwrap(), vec![[0, 0], [0, 0]]);
+    assert_eq!(map.topographic_error(far.view()).unwrap(), 0.0);
+}
+
+#[test]
+fn a_mexican_hat_that_pushes_the_weights_to_infinity_is_an_error_not_a_map() {
+    let data = Array2::from_shape_fn((20, 3), |(i, k)| ((i * 37 + k * 11) % 41) as f64 / 41.0);
+    let options = TrainingOptions {
+        neighbourhood: Some(Neighbourhood::MexicanHat),
+        ..TrainingOptions::default()
+    };
+    let params = SomParams::new(10, 10, 500)
+        .learning_rate(1.0)
+        .options(options)
+        .check(3)
+        .unwrap();
+    let initial = Initial::Method(InitMethod::Random);
+    let control = TrainControl::default();
+    let result = train(
+        &params,
+        initial,
+        1,
+        data.view(),
+        &TrainSettings::default(),
+        &control,
+    );
+    assert!(
+        matches!(result, Err(SomError::Diverged)),
+        "{:?}",
+        result.map(|t| t.weights[[0, 0, 0]])
+    );
 }
 
 #[test]

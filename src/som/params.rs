@@ -9,6 +9,10 @@ use super::init::check_pca_dim;
 use super::options::{InitMethod, Options, TrainingOptions};
 use super::topology::Grid;
 
+/// Largest magnitude of a data value or given weight: sums of squares of differences over
+/// millions of values (distances, variances, covariances) then stay finite.
+pub const MAX_ABS_VALUE: f64 = 1e100;
+
 /// Largest seed accepted: seeds must survive a round trip through a JSON number (an f64).
 pub const MAX_SEED_EXCLUSIVE: u64 = 1 << 53;
 
@@ -46,6 +50,10 @@ pub enum SomError {
     },
     #[error("row {row}, column {col} is {value}: every value must be a finite number")]
     NonFinite { row: usize, col: usize, value: f64 },
+    #[error(
+        "row {row}, column {col} is {value:?}: values must lie within ±1e100 (distances between larger ones overflow); rescale the data"
+    )]
+    ValueTooLarge { row: usize, col: usize, value: f64 },
     #[error(
         "the initial weights have shape {got:?} but a {rows}x{cols} map of {dim}-dimensional data needs [{rows}, {cols}, {dim}]"
     )]
@@ -88,6 +96,10 @@ pub enum SomError {
         field: &'static str,
         message: String,
     },
+    #[error(
+        "the weights became infinite during training (a neighbourhood with negative factors, mexican-hat, pushed nodes apart faster than the data pulled them back): use a smaller learning_rate or another neighbourhood"
+    )]
+    Diverged,
     #[error("training was cancelled after {iterations_done} iterations")]
     Cancelled { iterations_done: usize },
 }
@@ -334,16 +346,29 @@ pub fn data_from_flat(flat: Vec<f64>, [rows, cols]: [usize; 2]) -> Result<Array2
     Ok(data)
 }
 
-/// Checks that every value of an `(n, dim)` array is finite.
+/// Checks that every value of an `(n, dim)` array is finite and within
+/// [`MAX_ABS_VALUE`].
 pub fn check_finite(data: ArrayView2<f64>) -> Result<(), SomError> {
-    match data.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        Some(((row, col), &value)) => Err(SomError::NonFinite { row, col, value }),
+    match (data.indexed_iter()).find_map(|((row, col), &value)| value_error(row, col, value)) {
+        Some(err) => Err(err),
         None => Ok(()),
     }
 }
 
+/// What is wrong with `value` at `(row, col)`, if anything: not finite, or beyond
+/// [`MAX_ABS_VALUE`].
+fn value_error(row: usize, col: usize, value: f64) -> Option<SomError> {
+    if !value.is_finite() {
+        Some(SomError::NonFinite { row, col, value })
+    } else if value.abs() > MAX_ABS_VALUE {
+        Some(SomError::ValueTooLarge { row, col, value })
+    } else {
+        None
+    }
+}
+
 /// Checks that given initial weights have the shape `(rows, cols, dim)` the parameters need
-/// and are finite.
+/// and are finite (within [`MAX_ABS_VALUE`]); a weight's row is its node's flat index.
 pub fn check_initial_weights(
     params: &CheckedParams,
     weights: &Array3<f64>,
@@ -357,12 +382,11 @@ pub fn check_initial_weights(
             got: weights.shape().to_vec(),
         });
     }
-    match weights.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        Some(((r, c, k), &value)) => Err(SomError::NonFinite {
-            row: r * params.cols + c,
-            col: k,
-            value,
-        }),
+    let cols = params.cols;
+    match (weights.indexed_iter())
+        .find_map(|((r, c, k), &value)| value_error(r * cols + c, k, value))
+    {
+        Some(err) => Err(err),
         None => Ok(()),
     }
 }

@@ -144,6 +144,7 @@ fn prepare<'a>(
     initial: Initial,
     seed: u64,
     data: ArrayView2<'a, f64>,
+    control: &TrainControl,
 ) -> Result<Prepared<'a>, SomError> {
     if data.nrows() == 0 {
         return Err(SomError::NoSamples);
@@ -167,7 +168,8 @@ fn prepare<'a>(
     let mut rng = generator(seed);
     let initial = match initial {
         Initial::Method(method) => {
-            initial_weights(method, params.rows(), params.cols(), data.view(), &mut rng)?
+            let (rows, cols) = (params.rows(), params.cols());
+            initial_weights(method, rows, cols, data.view(), &mut rng, control)?
         }
         Initial::Weights(weights) => {
             check_initial_weights(params, &weights)?;
@@ -200,7 +202,7 @@ pub fn train(
     settings: &TrainSettings,
     control: &TrainControl,
 ) -> Result<Trained, SomError> {
-    let prepared = prepare(params, initial, seed, data)?;
+    let prepared = prepare(params, initial, seed, data, control)?;
     let samples = prepared
         .data
         .as_slice()
@@ -223,7 +225,7 @@ pub fn train(
             control,
         )?,
     };
-    Ok(outcome.into_trained(params, prepared.schedule, prepared.scaler))
+    outcome.into_trained(params, prepared.schedule, prepared.scaler)
 }
 
 /// Trains as [`train`] does with the reference trainer: every option, written out as SPEC
@@ -243,10 +245,10 @@ pub fn train_reference(
         initial,
         mut rng,
         schedule,
-    } = prepare(params, initial, seed, data)?;
+    } = prepare(params, initial, seed, data, &TrainControl::default())?;
     let data: Array2<f64> = data.into_owned();
     let outcome = reference::train(params, initial, &data, &schedule, &mut rng);
-    Ok(outcome.into_trained(params, schedule, scaler))
+    outcome.into_trained(params, schedule, scaler)
 }
 
 /// What a trainer's loop gives back.
@@ -261,20 +263,25 @@ struct Outcome {
 }
 
 impl Outcome {
+    /// The trained map, or [`SomError::Diverged`] when a weight became infinite (possible
+    /// only with the negative factors of `mexican-hat`).
     fn into_trained(
         self,
         params: &CheckedParams,
         schedule: Schedule,
         scaler: Option<Scaler>,
-    ) -> Trained {
+    ) -> Result<Trained, SomError> {
+        if self.weights.iter().any(|w| !w.is_finite()) {
+            return Err(SomError::Diverged);
+        }
         let grid = params.grid();
-        Trained {
+        Ok(Trained {
             weights: self.weights,
             schedule,
             bmus: (self.bmus).map(|bmus| bmus.into_iter().map(|b| grid.position(b)).collect()),
             quality_per_iteration: self.quality_per_iteration,
             scaler,
             stats: self.stats,
-        }
+        })
     }
 }
