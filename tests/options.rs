@@ -403,6 +403,12 @@ async fn every_bad_option_or_combination_is_a_422_naming_the_field() {
         (json!({"final_radius": [1]}), "final_radius", "invalid_type"),
         (json!({"topology": 6}), "\"hexagonal\"", "invalid_type"),
         (json!({"mode": true}), "\"batch\"", "invalid_type"),
+        (json!({"radius": 1e-300}), "got 1e-300", "invalid_option"),
+        (
+            json!({"training_data": [[0.5, 0.5, 0.5], [1e200, 0.0, 0.0]]}),
+            "within ±1e100",
+            "invalid_data",
+        ),
     ];
     for (patch, named, code) in cases {
         let mut body = good.clone();

@@ -12,7 +12,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
 
 use super::error::ApiError;
-use crate::som::{NamedOption, SomError, data_from_flat};
+use crate::som::{MAX_ABS_VALUE, NamedOption, SomError, data_from_flat};
 
 /// Longest text and most list items a [`Loose`] keeps: enough for every small field (a model
 /// name has at most 200 characters) and its error message, never a copy of a large value.
@@ -498,7 +498,12 @@ pub fn some_samples_schema() -> impl Into<RefOr<Schema>> {
 }
 
 fn samples_with_at_least(items: usize) -> AnyOfBuilder {
-    let number = || ObjectBuilder::new().schema_type(Type::Number);
+    let number = || {
+        ObjectBuilder::new()
+            .schema_type(Type::Number)
+            .minimum(Some(-MAX_ABS_VALUE))
+            .maximum(Some(MAX_ABS_VALUE))
+    };
     AnyOfBuilder::new()
         .item(
             ArrayBuilder::new()

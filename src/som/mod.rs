@@ -29,8 +29,8 @@ pub use options::{
     Neighbourhood, Options, Order, Scaling, ScheduleSpec, Topology, TrainingOptions,
 };
 pub use params::{
-    CheckedParams, MAX_SEED_EXCLUSIVE, SizeLimits, SomError, SomParams, check_finite, check_seed,
-    data_from_flat, data_from_rows,
+    CheckedParams, MAX_ABS_VALUE, MAX_SEED_EXCLUSIVE, SizeLimits, SomError, SomParams,
+    check_finite, check_seed, data_from_flat, data_from_rows,
 };
 pub use scaling::Scaler;
 pub use schedule::{SampledSchedule, Schedule, sample_indices};
