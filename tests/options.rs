@@ -260,6 +260,10 @@ async fn a_batch_model_is_named_batch_with_no_learning_rate_and_its_quality_per_
     assert_eq!(described["options"]["final_learning_rate"], Value::Null);
     let quality = described["quality_per_iteration"].as_array().unwrap();
     assert_eq!(quality.len(), 7);
+    assert_eq!(
+        described["recorded_iterations"],
+        json!([1, 2, 3, 4, 5, 6, 7])
+    );
     assert!(
         quality
             .iter()

@@ -270,6 +270,9 @@ pub struct ModelDetailOut {
     /// 1,000 evenly spaced ones, the first and last among them); null online.
     #[schema(value_type = Option<Vec<[f64; 2]>>)]
     quality_per_iteration: Option<Vec<[f64; 2]>>,
+    /// The numbers (from 1) of the iterations `quality_per_iteration` belongs to; null when
+    /// unknown.
+    recorded_iterations: Option<Vec<usize>>,
 }
 
 /// The answer of `DELETE /models/{name}`.
@@ -328,6 +331,7 @@ pub async fn get(
         finished_at: meta.finished_at,
         error: meta.error,
         quality_per_iteration: meta.quality_per_iteration,
+        recorded_iterations: meta.recorded_iterations,
     }))
 }
 
