@@ -78,6 +78,10 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, env = "KOHONEN_MAX_BODY_BYTES", default_value_t = 64 << 20)]
     pub max_body_bytes: usize,
+    /// Largest dataset upload (`PUT /datasets/NAME`), in bytes: streamed to disk, so not bound
+    /// by --max-body-bytes.
+    #[arg(long, env = "KOHONEN_MAX_DATASET_BYTES", default_value_t = 4 << 30)]
+    pub max_dataset_bytes: u64,
     /// Request body bytes held by all requests at once; past it new bodies get 503 busy.
     #[arg(long, env = "KOHONEN_MAX_INFLIGHT_BODY_BYTES", default_value_t = 256 << 20)]
     pub max_inflight_body_bytes: usize,

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 /// Every operation of the API (SPEC §4 and the pictures issue).
-const OPERATIONS: [(&str, &str); 20] = [
+const OPERATIONS: [(&str, &str); 24] = [
     ("post", "/train"),
     ("post", "/atrain"),
     ("get", "/list-of-models"),
@@ -28,6 +28,10 @@ const OPERATIONS: [(&str, &str); 20] = [
     ("post", "/models/{name}/predictions.png"),
     ("get", "/health"),
     ("get", "/metrics"),
+    ("get", "/datasets"),
+    ("get", "/datasets/{name}"),
+    ("put", "/datasets/{name}"),
+    ("delete", "/datasets/{name}"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,7 +176,7 @@ async fn every_name_in_a_path_states_the_naming_rule_and_its_400() {
         .into_iter()
         .filter(|(_, path, _)| path.contains("{name}"))
         .collect::<Vec<_>>();
-    assert_eq!(names.len(), 11);
+    assert_eq!(names.len(), 14);
     for (method, path, operation) in names {
         let name = operation["parameters"]
             .as_array()

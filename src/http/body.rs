@@ -110,7 +110,7 @@ pub async fn read_body(request: Request) -> Result<HeldBody, ApiError> {
 
 /// Why a body could not be read: the client stopped sending it (the body timeouts), or the
 /// connection broke.
-fn body_error(err: axum::Error) -> ApiError {
+pub(super) fn body_error(err: axum::Error) -> ApiError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
     while let Some(cause) = source {
         if cause.is::<tower_http::timeout::TimeoutError>() {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::jobs::JobError;
 use crate::render::RenderError;
 use crate::som::SomError;
-use crate::storage::StorageError;
+use crate::storage::{DatasetError, StorageError};
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +28,8 @@ pub enum ApiError {
     Som(#[from] SomError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error("no job named {0:?}")]
@@ -99,6 +101,17 @@ impl ApiError {
                     (S::NOT_FOUND, "model_not_found")
                 }
                 StorageError::Io { .. } => (S::INTERNAL_SERVER_ERROR, "internal"),
+            },
+            ApiError::Dataset(err) => match err {
+                DatasetError::InvalidName(_) => (S::BAD_REQUEST, "invalid_name"),
+                DatasetError::NotFound(_) | DatasetError::Unreadable { .. } => {
+                    (S::NOT_FOUND, "dataset_not_found")
+                }
+                DatasetError::AlreadyExists(_) | DatasetError::InUse(_) => {
+                    (S::CONFLICT, "conflict")
+                }
+                DatasetError::InvalidData(_) => (S::UNPROCESSABLE_ENTITY, "invalid_data"),
+                DatasetError::Io { .. } => (S::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::Render(err) => match err {
                 RenderError::InvalidScale { .. } => (S::UNPROCESSABLE_ENTITY, "invalid_scale"),
@@ -176,6 +189,12 @@ impl From<ApiError> for Failure {
             error,
             debug: false,
         }
+    }
+}
+
+impl From<DatasetError> for Failure {
+    fn from(error: DatasetError) -> Self {
+        ApiError::from(error).into()
     }
 }
 

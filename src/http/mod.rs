@@ -4,6 +4,7 @@
 //! turn the result into JSON. Every error goes through [`error::ApiError`].
 
 mod body;
+mod datasets;
 mod error;
 mod jobs;
 mod metrics;
@@ -45,7 +46,7 @@ use state::AppState;
 use crate::config::ServeArgs;
 use crate::jobs::JobRegistry;
 use crate::som::SizeLimits;
-use crate::storage::{ModelCache, ModelStore};
+use crate::storage::{DatasetStore, ModelCache, ModelStore};
 
 use body::BodyBudget;
 use error::Failure;
@@ -68,6 +69,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(pictures::curves))
         .routes(routes!(pictures::hits))
         .routes(routes!(pictures::predictions))
+        .routes(routes!(datasets::list))
+        .routes(routes!(datasets::get, datasets::put, datasets::delete))
         .routes(routes!(models::health))
         .routes(routes!(metrics::metrics))
 }
@@ -82,6 +85,7 @@ fn api() -> OpenApiRouter<AppState> {
         (name = "training", description = "Train maps, synchronously or as background jobs"),
         (name = "jobs", description = "Follow and cancel trainings"),
         (name = "models", description = "Stored maps: list, describe, download, import, delete, predict"),
+        (name = "datasets", description = "Uploaded training data: store, list, describe, delete"),
         (name = "pictures", description = "PNG pictures of a map"),
         (name = "service", description = "Health and metrics"),
     )
@@ -201,6 +205,8 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
     );
     let state = AppState {
         models: ModelCache::new(store.clone(), args.model_cache_bytes),
+        datasets: DatasetStore::open(args.models.models_dir.join("datasets")),
+        max_dataset_bytes: args.max_dataset_bytes,
         store,
         jobs: jobs.clone(),
         requests: metrics::RequestCounts::default(),

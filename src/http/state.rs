@@ -2,13 +2,16 @@
 
 use crate::jobs::JobRegistry;
 use crate::som::SizeLimits;
-use crate::storage::{ModelCache, ModelStore};
+use crate::storage::{DatasetStore, ModelCache, ModelStore};
 
 use super::metrics::RequestCounts;
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: ModelStore,
+    pub datasets: DatasetStore,
+    /// Largest dataset upload, in bytes.
+    pub max_dataset_bytes: u64,
     pub jobs: JobRegistry,
     pub models: ModelCache,
     pub limits: SizeLimits,

@@ -17,12 +17,14 @@
 //! - No file path leaves the store: callers get names, bytes, arrays and versions.
 
 mod cache;
+mod datasets;
 mod files;
 mod journal;
 mod loaded;
 mod meta;
 mod names;
 mod npy;
+pub mod table;
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -40,6 +42,9 @@ use files::{FileVersion, OpenError, TEMP_MARKER};
 use journal::Intent;
 
 pub use cache::{DEFAULT_CACHE_BYTES, ModelCache};
+pub use datasets::{
+    CsvOptions, DatasetError, DatasetHold, DatasetRecord, DatasetStore, PendingRecord,
+};
 pub use loaded::LoadedMap;
 pub use meta::{ModelMeta, OptionsRecord, ScalerRecord, TrainingStatus};
 pub use names::{MAX_NAME_LEN, model_name, python_float_repr, validate_name};

@@ -1,0 +1,427 @@
+//! The dataset store: uploaded training data, kept beside the models as `NAME.json` (the
+//! record, [`DatasetRecord`]) and the data it names, `NAME~RANDOM.npy` (little-endian f64,
+//! C order, shape `(rows, dim)`), in the `datasets` folder of the models folder.
+//!
+//! Invariants:
+//! - The record is the commit point: a dataset exists, whole, once its record is renamed into
+//!   place, and every record names a data file written and flushed before it. A data file's
+//!   name holds `~` (never part of a name, see [`validate_name`]) and random characters, so a
+//!   replacement never overwrites the data a reader or a job may be reading; the old data file
+//!   is removed after the new record is in place. After a crash at any moment a dataset is its
+//!   old self or its new self; [`DatasetStore::open`] removes data files no record names and
+//!   leftover temporary files.
+//! - Changes hold one lock, which also guards the holds jobs take ([`DatasetStore::hold`]): a
+//!   dataset held by a queued or running job is neither replaced nor deleted (a job retried
+//!   must see the same data).
+//! - Names are checked by [`validate_name`] before any path is built; files are opened without
+//!   following symlinks, and a data file's header is checked against its length before
+//!   anything is allocated for it.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use jiff::Timestamp;
+use ndarray::Array2;
+use ndarray_npy::WriteNpyExt;
+use serde::{Deserialize, Serialize};
+use tempfile::NamedTempFile;
+
+use super::files::{self, OpenError, TEMP_MARKER};
+use super::names::validate_name;
+use super::npy::{self, NpyHeader};
+use super::table::read_csv;
+use crate::som::check_finite;
+
+/// Everything that can go wrong with stored datasets.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error(
+        "invalid dataset name {0:?}: use 1-200 ASCII letters, digits, '.', '_' or '-', not starting with '.' nor ending in '.npy'"
+    )]
+    InvalidName(String),
+    #[error("no dataset named {0:?}")]
+    NotFound(String),
+    #[error("a dataset named {0:?} already exists")]
+    AlreadyExists(String),
+    #[error("the dataset {0:?} is used by a queued or running job")]
+    InUse(String),
+    /// The upload is not usable data; the reason names what to fix.
+    #[error("{0}")]
+    InvalidData(String),
+    #[error("the dataset {name:?} cannot be read: {reason}")]
+    Unreadable { name: String, reason: String },
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+/// What is stored about a dataset besides its numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetRecord {
+    pub name: String,
+    pub rows: usize,
+    pub dim: usize,
+    /// The element type uploaded: `float32` or `float64` for a `.npy`, `csv` for text. The
+    /// data is stored as float64 whatever it was.
+    pub dtype: String,
+    /// Bytes of the stored data file.
+    pub bytes: u64,
+    pub created_at: Timestamp,
+    /// The names of the numeric columns, from a CSV header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<String>>,
+    /// The CSV column kept as the rows' labels, and the labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_column: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
+    /// The data file, in the datasets folder.
+    data_file: String,
+}
+
+/// How an upload is read when it is CSV.
+#[derive(Debug, Clone, Default)]
+pub struct CsvOptions {
+    pub delimiter: Option<char>,
+    pub label_column: Option<String>,
+}
+
+/// Handle to the datasets folder. Cheap to clone; clones share the lock and the holds.
+#[derive(Debug, Clone)]
+pub struct DatasetStore {
+    dir: PathBuf,
+    /// Held by every change, and by every hold taken or given back.
+    changes: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// A job's claim on a dataset: while it lives, the dataset is neither replaced nor deleted.
+#[derive(Debug)]
+pub struct DatasetHold {
+    store: DatasetStore,
+    name: String,
+}
+
+impl Drop for DatasetHold {
+    fn drop(&mut self) {
+        let mut holds = self.store.lock();
+        if let Some(count) = holds.get_mut(&self.name) {
+            *count -= 1;
+            if *count == 0 {
+                holds.remove(&self.name);
+            }
+        }
+    }
+}
+
+impl DatasetHold {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+const MAGIC: &[u8] = b"\x93NUMPY";
+
+impl DatasetStore {
+    /// Opens the folder `dir` (created on the first upload) and removes what a crash left:
+    /// temporary files and data files no record names.
+    pub fn open(dir: impl Into<PathBuf>) -> DatasetStore {
+        let store = DatasetStore {
+            dir: dir.into(),
+            changes: Arc::default(),
+        };
+        store.recover();
+        store
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, usize>> {
+        self.changes.lock().expect("datasets lock")
+    }
+
+    fn recover(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let files: Vec<String> = entries
+            .flatten()
+            .filter_map(|entry| entry.file_name().into_string().ok())
+            .collect();
+        let named: Vec<String> = files
+            .iter()
+            .filter_map(|file| file.strip_suffix(".json"))
+            .filter_map(|name| self.record(name).ok())
+            .map(|record| record.data_file)
+            .collect();
+        for file in files {
+            let orphan = file.contains('~') && file.ends_with(".npy") && !named.contains(&file);
+            if orphan || (file.starts_with('.') && file.contains(TEMP_MARKER)) {
+                tracing::info!(file = %file, "removing a dataset file a crash left");
+                let _ = fs::remove_file(self.dir.join(file));
+            }
+        }
+    }
+
+    fn path(&self, name: &str) -> Result<PathBuf, DatasetError> {
+        validate_name(name).map_err(|_| DatasetError::InvalidName(name.to_owned()))?;
+        Ok(self.dir.join(format!("{name}.json")))
+    }
+
+    fn io(&self, action: &'static str) -> impl FnOnce(io::Error) -> DatasetError {
+        let path = self.dir.clone();
+        move |source| DatasetError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+
+    /// A new empty temporary file of the folder for an upload to be written to; removed when
+    /// dropped.
+    pub fn upload_file(&self) -> Result<NamedTempFile, DatasetError> {
+        fs::create_dir_all(&self.dir).map_err(self.io("create"))?;
+        tempfile::Builder::new()
+            .prefix(&format!(".upload{TEMP_MARKER}"))
+            .rand_bytes(16)
+            .tempfile_in(&self.dir)
+            .map_err(self.io("create a temporary file in"))
+    }
+
+    /// Reads an uploaded file as data: a `.npy` (float32 or float64, 2-D, either order) when it
+    /// starts with the `.npy` magic, CSV otherwise. Every value must be finite.
+    pub fn read_upload(
+        upload: &Path,
+        csv: &CsvOptions,
+    ) -> Result<(Array2<f64>, PendingRecord), DatasetError> {
+        let invalid = DatasetError::InvalidData;
+        let bytes = fs::read(upload).map_err(|source| DatasetError::Io {
+            action: "read",
+            path: upload.to_owned(),
+            source,
+        })?;
+        let (data, pending) = if bytes.starts_with(MAGIC) {
+            let header = NpyHeader::parse(&bytes).map_err(|err| invalid(err.to_string()))?;
+            header
+                .check_len(bytes.len() as u64)
+                .map_err(|err| invalid(err.to_string()))?;
+            let dtype = if header.item_size == 4 {
+                "float32"
+            } else {
+                "float64"
+            };
+            let data = npy::data_from_npy(&bytes)
+                .map_err(|reason| invalid(format!("the body is not a usable .npy: {reason}")))?;
+            let pending = PendingRecord {
+                dtype: dtype.into(),
+                features: None,
+                label_column: None,
+                labels: None,
+            };
+            (data, pending)
+        } else {
+            if csv.label_column.is_some() && bytes.is_empty() {
+                return Err(invalid("the body is empty".into()));
+            }
+            let text = String::from_utf8(bytes).map_err(|_| {
+                invalid(
+                    "the body is neither a .npy (it does not start with \\x93NUMPY) nor UTF-8 CSV text"
+                        .into(),
+                )
+            })?;
+            let table = read_csv(&text, csv.delimiter, csv.label_column.as_deref())
+                .map_err(|reason| invalid(format!("the CSV body cannot be read: {reason}")))?;
+            let data = Array2::from_shape_vec((table.shape[0], table.shape[1]), table.values)
+                .expect("the table's shape counts its values");
+            let pending = PendingRecord {
+                dtype: "csv".into(),
+                features: table.features,
+                label_column: csv.label_column.clone(),
+                labels: table.labels,
+            };
+            (data, pending)
+        };
+        if data.is_empty() {
+            return Err(invalid(
+                "the data has no values: send at least one row of at least one number".into(),
+            ));
+        }
+        check_finite(data.view()).map_err(|err| invalid(err.to_string()))?;
+        Ok((data, pending))
+    }
+
+    /// Stores `data` as the dataset `name`; returns its record and whether it replaced one.
+    /// An existing dataset is replaced only with `replace`, and never while a job holds it.
+    pub fn commit(
+        &self,
+        name: &str,
+        data: &Array2<f64>,
+        pending: PendingRecord,
+        replace: bool,
+    ) -> Result<(DatasetRecord, bool), DatasetError> {
+        let json = self.path(name)?;
+        fs::create_dir_all(&self.dir).map_err(self.io("create"))?;
+        let mut bytes = Vec::with_capacity(data.len() * 8 + 128);
+        data.as_standard_layout()
+            .write_npy(&mut bytes)
+            .expect("writing an f64 array to memory cannot fail");
+        let random: String = tempfile::Builder::new()
+            .rand_bytes(16)
+            .tempfile_in(&self.dir)
+            .map_err(self.io("create a temporary file in"))?
+            .path()
+            .file_name()
+            .and_then(|file| file.to_str())
+            .unwrap_or_default()
+            .trim_start_matches(".tmp")
+            .to_owned();
+        let data_file = format!("{name}~{random}.npy");
+        let staged = files::write_temp(&self.dir, &data_file, &bytes).map_err(self.io("write"))?;
+        let record = DatasetRecord {
+            name: name.to_owned(),
+            rows: data.nrows(),
+            dim: data.ncols(),
+            dtype: pending.dtype,
+            bytes: bytes.len() as u64,
+            created_at: Timestamp::now(),
+            features: pending.features,
+            label_column: pending.label_column,
+            labels: pending.labels,
+            data_file: data_file.clone(),
+        };
+        let holds = self.lock();
+        let old = match self.record_unlocked(name) {
+            Ok(old) => Some(old),
+            Err(DatasetError::NotFound(_)) => None,
+            Err(err) => return Err(err),
+        };
+        if old.is_some() && !replace {
+            return Err(DatasetError::AlreadyExists(name.to_owned()));
+        }
+        if old.is_some() && holds.contains_key(name) {
+            return Err(DatasetError::InUse(name.to_owned()));
+        }
+        staged
+            .persist_noclobber(self.dir.join(&data_file))
+            .map_err(|err| self.io("rename into")(err.error))?;
+        let text = serde_json::to_vec_pretty(&record).expect("a record always serialises");
+        files::write_atomically(&json, &text).map_err(self.io("write"))?;
+        if let Some(old) = &old {
+            let _ = files::remove_if_present(&self.dir.join(&old.data_file));
+        }
+        Ok((record, old.is_some()))
+    }
+
+    /// The record of `name`.
+    pub fn record(&self, name: &str) -> Result<DatasetRecord, DatasetError> {
+        let _holds = self.lock();
+        self.record_unlocked(name)
+    }
+
+    fn record_unlocked(&self, name: &str) -> Result<DatasetRecord, DatasetError> {
+        let path = self.path(name)?;
+        let mut file = match files::open_regular(&path) {
+            Ok((file, _)) => file,
+            Err(OpenError::Missing | OpenError::NotRegular) => {
+                return Err(DatasetError::NotFound(name.to_owned()));
+            }
+            Err(OpenError::Io(err)) => return Err(self.io("read")(err)),
+        };
+        let mut text = Vec::new();
+        file.read_to_end(&mut text).map_err(self.io("read"))?;
+        let record: DatasetRecord =
+            serde_json::from_slice(&text).map_err(|err| DatasetError::Unreadable {
+                name: name.to_owned(),
+                reason: err.to_string(),
+            })?;
+        if record.name != name
+            || !record.data_file.starts_with(&format!("{name}~"))
+            || record.data_file.contains('/')
+        {
+            return Err(DatasetError::Unreadable {
+                name: name.to_owned(),
+                reason: "its record names another dataset's files".into(),
+            });
+        }
+        Ok(record)
+    }
+
+    /// Every readable dataset's record, sorted by name.
+    pub fn list(&self) -> Vec<DatasetRecord> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut records: Vec<DatasetRecord> = entries
+            .flatten()
+            .filter_map(|entry| entry.file_name().into_string().ok())
+            .filter_map(|file| file.strip_suffix(".json").map(str::to_owned))
+            .filter(|name| validate_name(name).is_ok())
+            .filter_map(|name| match self.record(&name) {
+                Ok(record) => Some(record),
+                Err(err) => {
+                    tracing::warn!(dataset = %name, error = %err, "skipping an unreadable dataset");
+                    None
+                }
+            })
+            .collect();
+        records.sort_by(|a, b| a.name.cmp(&b.name));
+        records
+    }
+
+    /// The data `(rows, dim)` of `name`, with its record.
+    pub fn load(&self, name: &str) -> Result<(Array2<f64>, DatasetRecord), DatasetError> {
+        let record = self.record(name)?;
+        let unreadable = |reason: String| DatasetError::Unreadable {
+            name: name.to_owned(),
+            reason,
+        };
+        let (mut file, metadata) = files::open_regular(&self.dir.join(&record.data_file))
+            .map_err(|_| unreadable("its data file is missing".into()))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(self.io("read"))?;
+        let header = NpyHeader::parse(&bytes).map_err(|err| unreadable(err.to_string()))?;
+        header
+            .check_len(metadata.len())
+            .map_err(|err| unreadable(err.to_string()))?;
+        let data = npy::data_from_npy(&bytes).map_err(unreadable)?;
+        Ok((data, record))
+    }
+
+    /// Removes `name`, unless a job holds it.
+    pub fn delete(&self, name: &str) -> Result<(), DatasetError> {
+        let json = self.path(name)?;
+        let holds = self.lock();
+        let record = self.record_unlocked(name)?;
+        if holds.contains_key(name) {
+            return Err(DatasetError::InUse(name.to_owned()));
+        }
+        files::remove_if_present(&json).map_err(self.io("remove"))?;
+        files::sync_dir(&self.dir).map_err(self.io("sync"))?;
+        let _ = files::remove_if_present(&self.dir.join(&record.data_file));
+        Ok(())
+    }
+
+    /// Claims `name` for a job: until the hold is dropped, the dataset is neither replaced nor
+    /// deleted.
+    pub fn hold(&self, name: &str) -> Result<DatasetHold, DatasetError> {
+        let mut holds = self.lock();
+        self.record_unlocked(name)?;
+        *holds.entry(name.to_owned()).or_default() += 1;
+        Ok(DatasetHold {
+            store: self.clone(),
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// What an upload says about itself, before it is stored.
+#[derive(Debug, Clone)]
+pub struct PendingRecord {
+    dtype: String,
+    features: Option<Vec<String>>,
+    label_column: Option<String>,
+    labels: Option<Vec<String>>,
+}
