@@ -10,7 +10,7 @@ use crate::som::{
     CheckedParams, Codebook, Initial, Schedule, SomError, TrainControl, TrainSettings,
     sample_indices, train,
 };
-use crate::storage::{ModelMeta, OptionsRecord, ScalerRecord, TrainingStatus};
+use crate::storage::{DatasetHold, ModelMeta, OptionsRecord, ScalerRecord, TrainingStatus};
 
 /// A training that passed every check.
 #[derive(Debug, Clone)]
@@ -24,6 +24,9 @@ pub struct TrainingJob {
     pub data: Array2<f64>,
     /// Keep the best-matching node of every presentation (the `verbose` answer).
     pub record_bmus: bool,
+    /// The stored dataset `data` came from, held (neither replaced nor deleted) while the job
+    /// lives.
+    pub dataset: Option<DatasetHold>,
 }
 
 impl TrainingJob {
@@ -40,6 +43,7 @@ impl TrainingJob {
             learning_rate: params.learning_rate(),
             seed: options.uses_seed(given_weights).then_some(self.seed),
             options: Some(OptionsRecord::new(options, given_weights)),
+            dataset: self.dataset.as_ref().map(|hold| hold.name().to_owned()),
             ..ModelMeta::default()
         }
     }

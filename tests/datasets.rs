@@ -2,11 +2,15 @@
 
 mod common;
 
-use common::{get_json, spawn_app, spawn_app_with};
+use common::{
+    get_json, job_status, send, spawn_app, spawn_app_with, start_long_job, wait_for_status,
+};
 use ndarray::{Array2, ShapeBuilder};
 use ndarray_npy::WriteNpyExt;
+use reqwest::Method;
 use reqwest::StatusCode;
 use serde_json::Value;
+use serde_json::json;
 
 async fn put(app: &common::TestApp, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
     let response = app
@@ -133,4 +137,133 @@ async fn an_existing_name_is_409_unless_replaced_and_delete_removes_it() {
         .unwrap()
         .collect();
     assert!(files.is_empty(), "{files:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_map_trains_and_predicts_on_a_stored_dataset_and_records_its_name() {
+    let app = spawn_app().await;
+    let (status, _) = put(
+        &app,
+        "/datasets/rgb",
+        b"r,g,b\n1,0,0\n0,1,0\n0,0,1\n".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let trained = send(
+        &app,
+        Method::POST,
+        "/train",
+        &json!({"dataset": "rgb", "grid_shape": [3, 3], "max_iterations": 5, "seed": 1}),
+    )
+    .await;
+    let trained_status = trained.status();
+    let trained: Value = trained.json().await.unwrap();
+    assert_eq!(trained_status, StatusCode::OK, "{trained}");
+    let model = trained["operation-location"].as_str().unwrap().to_owned();
+    let (_, detail) = get_json(&app, &format!("/models/{model}")).await;
+    assert_eq!(detail["dataset"], "rgb", "{detail}");
+    let record: Value = serde_json::from_slice(
+        &std::fs::read(app.models_dir().join(format!("{model}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["dataset"], "rgb");
+    let predicted = send(
+        &app,
+        Method::POST,
+        "/predict",
+        &json!({"model_name": model, "dataset": "rgb"}),
+    )
+    .await;
+    assert_eq!(predicted.status(), StatusCode::OK);
+    let predicted: Value = predicted.json().await.unwrap();
+    assert_eq!(predicted["predictions"].as_array().unwrap().len(), 3);
+    let both = send(
+        &app,
+        Method::POST,
+        "/predict",
+        &json!({"model_name": model, "dataset": "rgb", "test_data": [[1, 0, 0]]}),
+    )
+    .await;
+    assert_eq!(both.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = get_json(&app, "/datasets/rgb").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dataset_and_training_data_together_are_422_and_an_unknown_dataset_404() {
+    let app = spawn_app().await;
+    put(&app, "/datasets/rgb", b"1,0,0\n".to_vec()).await;
+    for path in ["/train", "/atrain"] {
+        let both = send(
+            &app,
+            Method::POST,
+            path,
+            &json!({"dataset": "rgb", "training_data": [[1, 0, 0]], "grid_shape": [2, 2], "max_iterations": 1}),
+        )
+        .await;
+        assert_eq!(both.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        let body: Value = both.json().await.unwrap();
+        assert_eq!(body["code"], "invalid_data");
+    }
+    let missing = send(
+        &app,
+        Method::POST,
+        "/atrain",
+        &json!({"dataset": "nope", "grid_shape": [2, 2], "max_iterations": 1}),
+    )
+    .await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dataset_a_queued_job_uses_is_neither_deleted_nor_replaced() {
+    let app = spawn_app_with(&["--max-concurrent-jobs", "1"]).await;
+    put(&app, "/datasets/held", b"1,0,0\n0,1,0\n".to_vec()).await;
+    let running = start_long_job(&app).await;
+    let queued = send(
+        &app,
+        Method::POST,
+        "/atrain",
+        &json!({"dataset": "held", "grid_shape": [2, 2], "max_iterations": 1}),
+    )
+    .await;
+    assert_eq!(queued.status(), StatusCode::OK);
+    let queued: Value = queued.json().await.unwrap();
+    let queued = queued["operation-location"].as_str().unwrap().to_owned();
+    assert_eq!(job_status(&app, &queued).await["status"], "queued");
+    let deleted = app
+        .client
+        .delete(app.url("/datasets/held"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::CONFLICT);
+    let (status, body) = put(&app, "/datasets/held?replace=true", b"5,5,5\n".to_vec()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    for name in [&running, &queued] {
+        let response = app
+            .client
+            .delete(app.url(&format!("/jobs/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+    wait_for_status(&app, &queued, "cancelled").await;
+    wait_for_status(&app, &running, "cancelled").await;
+    let mut deleted = StatusCode::CONFLICT;
+    for _ in 0..100 {
+        deleted = app
+            .client
+            .delete(app.url("/datasets/held"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if deleted == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(deleted, StatusCode::OK);
 }

@@ -118,6 +118,7 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
         seed,
         data,
         record_bmus: false,
+        dataset: None,
     };
     let outcome = run_with_progress(&job)?;
 
@@ -339,6 +340,7 @@ pub fn samples(args: SamplesArgs) -> Result<(), CliError> {
             seed,
             data: data.clone(),
             record_bmus: false,
+            dataset: None,
         };
         let outcome = training::run(&job, &TrainControl::default())?;
         let mut meta = outcome.meta;

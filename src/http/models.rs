@@ -230,6 +230,9 @@ pub struct ModelOut {
     quantization_error: Option<f64>,
     topographic_error: Option<f64>,
     training_seconds: Option<f64>,
+    /// The stored dataset the map was trained on (`"dataset"` of `/train`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dataset: Option<String>,
     options: OptionsOut,
     /// For a scaled model (`scaling` other than `none`); else null.
     scaler: Option<ScalerOut>,
@@ -248,6 +251,7 @@ impl From<&ModelMeta> for ModelOut {
             quantization_error: meta.quantization_error,
             topographic_error: meta.topographic_error,
             training_seconds: meta.training_seconds,
+            dataset: meta.dataset.clone(),
             options: meta.options().into(),
             scaler: meta.scaler.as_ref().map(ScalerOut::from),
         }

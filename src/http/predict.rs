@@ -31,14 +31,23 @@ pub struct PredictIn {
     /// `[n, D]`: the shape of a flat `test_data`.
     #[schema(value_type = Option<[u64; 2]>, min_items = 2, max_items = 2)]
     test_data_shape: Option<Loose>,
+    /// The name of a stored dataset (`PUT /datasets/NAME`) whose rows to place, instead of
+    /// `test_data` (sending both is a 422); within `--max-predict-work` like any vectors.
+    #[schema(value_type = Option<String>)]
+    dataset: Option<String>,
     /// Errors carry their chain of causes in `exception`.
     #[schema(value_type = Option<bool>, default = false)]
     debug_mode: Option<Loose>,
 }
 
 impl RequestBody for PredictIn {
-    const FIELDS: &'static [&'static str] =
-        &["model_name", "test_data", "test_data_shape", "debug_mode"];
+    const FIELDS: &'static [&'static str] = &[
+        "model_name",
+        "test_data",
+        "test_data_shape",
+        "dataset",
+        "debug_mode",
+    ];
     fn debug_mode(&self) -> bool {
         Loose::flag("debug_mode", &self.debug_mode).unwrap_or(false)
     }
@@ -142,13 +151,29 @@ pub async fn predict(
             }
         };
         validate_name(&name)?;
+        if value.dataset.is_some() && !matches!(value.test_data, Samples::Missing) {
+            return Err(ApiError::InvalidValue {
+                code: "invalid_data",
+                message: "send the vectors either as test_data or as the name of a stored dataset, not both".into(),
+            });
+        }
+        if value.dataset.is_some() {
+            return Ok((name, None));
+        }
         let data =
             value
                 .test_data
                 .into_array("test_data", "test_data_shape", &value.test_data_shape)?;
         Ok::<_, ApiError>((name, data))
     })();
-    let (name, data) = parsed.map_err(|err| err.debug(debug))?;
+    let (name, mut data) = parsed.map_err(|err| err.debug(debug))?;
+    if let Some(dataset) = value.dataset {
+        let datasets = state.datasets.clone();
+        let (stored, _) = blocking(move || datasets.load(&dataset))
+            .await?
+            .map_err(|err| ApiError::from(err).debug(debug))?;
+        data = Some(stored);
+    }
     let predictions = match data {
         Some(data) => {
             predict_abandonable(&state, &name, data)

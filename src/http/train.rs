@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::body::{JsonBody, RequestBody};
 use super::error::{ApiError, ErrorOut, Failure};
+use super::models::blocking;
 use super::schema;
 use super::state::AppState;
 use super::wire::{Loose, Samples, grid_shape, present};
@@ -18,8 +19,9 @@ use crate::som::{
     Compatibility, Decay, Distance, InitMethod, Initial, Mode, Neighbourhood, Order, Scaling,
     SomError, SomParams, Topology, TrainingOptions, check_seed, random_seed,
 };
-use crate::storage::TrainingStatus;
+use crate::storage::{DatasetHold, TrainingStatus};
 use crate::training::TrainingJob;
+use ndarray::Array2;
 
 /// Most presentations (iterations x samples) a `verbose` answer lists one by one.
 pub const MAX_VERBOSE_PRESENTATIONS: u64 = 1_000_000;
@@ -36,6 +38,10 @@ pub struct TrainIn {
     /// `[n, D]`: the shape of a flat `training_data` (must agree with nested rows).
     #[schema(value_type = Option<[u64; 2]>, min_items = 2, max_items = 2)]
     training_data_shape: Option<Loose>,
+    /// The name of a stored dataset (`PUT /datasets/NAME`) to train on, instead of
+    /// `training_data` (sending both is a 422).
+    #[schema(value_type = Option<String>)]
+    dataset: Option<String>,
     /// `[rows, columns]` of the map.
     #[schema(required, value_type = [u64; 2], min_items = 2, max_items = 2)]
     grid_shape: Option<Loose>,
@@ -110,6 +116,7 @@ impl RequestBody for TrainIn {
     const FIELDS: &'static [&'static str] = &[
         "training_data",
         "training_data_shape",
+        "dataset",
         "grid_shape",
         "max_iterations",
         "learning_rate",
@@ -176,7 +183,31 @@ struct TrainRequest {
     warnings: Vec<String>,
 }
 
-fn parse(body: JsonBody<TrainIn>, state: &AppState) -> Result<TrainRequest, Failure> {
+/// The stored dataset a request names, held and read on the blocking pool; a 422 when the
+/// request also sends `training_data`.
+async fn dataset(
+    body: &JsonBody<TrainIn>,
+    state: &AppState,
+) -> Result<Option<(DatasetHold, Array2<f64>)>, Failure> {
+    let Some(name) = body.value.dataset.clone() else {
+        return Ok(None);
+    };
+    if !matches!(body.value.training_data, Samples::Missing) {
+        return Err(ApiError::InvalidValue {
+            code: "invalid_data",
+            message: "send the samples either as training_data or as the name of a stored dataset, not both".into(),
+        }
+        .debug(body.value.debug_mode()));
+    }
+    let datasets = state.datasets.clone();
+    Ok(Some(blocking(move || datasets.hold(&name)).await??))
+}
+
+fn parse(
+    body: JsonBody<TrainIn>,
+    state: &AppState,
+    stored: Option<(DatasetHold, Array2<f64>)>,
+) -> Result<TrainRequest, Failure> {
     let JsonBody {
         value: body,
         warnings,
@@ -200,14 +231,20 @@ fn parse(body: JsonBody<TrainIn>, state: &AppState) -> Result<TrainRequest, Fail
             Some(seed) => check_seed(seed)?,
             None => random_seed(),
         };
-        let data = body
-            .training_data
-            .into_array(
-                "training_data",
-                "training_data_shape",
-                &body.training_data_shape,
-            )?
-            .ok_or(SomError::NoSamples)?;
+        let (hold, data) = match stored {
+            Some((hold, data)) => (Some(hold), data),
+            None => {
+                let data = body
+                    .training_data
+                    .into_array(
+                        "training_data",
+                        "training_data_shape",
+                        &body.training_data_shape,
+                    )?
+                    .ok_or(SomError::NoSamples)?;
+                (None, data)
+            }
+        };
         let params = SomParams {
             learning_rate,
             ..SomParams::new(
@@ -243,6 +280,7 @@ fn parse(body: JsonBody<TrainIn>, state: &AppState) -> Result<TrainRequest, Fail
                 seed,
                 data,
                 record_bmus: verbose,
+                dataset: hold,
             },
             verbose,
             debug,
@@ -330,7 +368,10 @@ pub async fn train(
         verbose,
         debug,
         warnings,
-    } = parse(body, &state)?;
+    } = {
+        let stored = dataset(&body, &state).await?;
+        parse(body, &state, stored)?
+    };
     let (job, ending) = submit(&state, job, debug).await?;
     let extras = ending.wait().await;
     let meta = job.meta();
@@ -383,7 +424,8 @@ pub async fn atrain(
     State(state): State<AppState>,
     body: JsonBody<TrainIn>,
 ) -> Result<Json<AtrainOut>, Failure> {
-    let request = parse(body, &state)?;
+    let stored = dataset(&body, &state).await?;
+    let request = parse(body, &state, stored)?;
     let (job, _ending) = submit(&state, request.job, request.debug).await?;
     Ok(Json(AtrainOut {
         operation_location: job.name.clone(),

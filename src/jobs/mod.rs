@@ -676,6 +676,7 @@ mod job_tests {
             seed: 1,
             data,
             record_bmus: false,
+            dataset: None,
         }
     }
 

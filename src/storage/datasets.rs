@@ -119,6 +119,16 @@ impl Drop for DatasetHold {
     }
 }
 
+impl Clone for DatasetHold {
+    fn clone(&self) -> Self {
+        *self.store.lock().entry(self.name.clone()).or_default() += 1;
+        DatasetHold {
+            store: self.store.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
 impl DatasetHold {
     pub fn name(&self) -> &str {
         &self.name
@@ -404,16 +414,20 @@ impl DatasetStore {
         Ok(())
     }
 
-    /// Claims `name` for a job: until the hold is dropped, the dataset is neither replaced nor
-    /// deleted.
-    pub fn hold(&self, name: &str) -> Result<DatasetHold, DatasetError> {
-        let mut holds = self.lock();
-        self.record_unlocked(name)?;
-        *holds.entry(name.to_owned()).or_default() += 1;
-        Ok(DatasetHold {
+    /// Claims `name` for a job and reads its data `(rows, dim)`: until the hold is dropped,
+    /// the dataset is neither replaced nor deleted, so the data read is the data stored.
+    pub fn hold(&self, name: &str) -> Result<(DatasetHold, Array2<f64>), DatasetError> {
+        {
+            let mut holds = self.lock();
+            self.record_unlocked(name)?;
+            *holds.entry(name.to_owned()).or_default() += 1;
+        }
+        let hold = DatasetHold {
             store: self.clone(),
             name: name.to_owned(),
-        })
+        };
+        let (data, _) = self.load(name)?;
+        Ok((hold, data))
     }
 }
 

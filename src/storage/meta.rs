@@ -81,6 +81,9 @@ pub struct ModelMeta {
     /// The feature scaling fitted on the training data, when the options asked for one: the
     /// weights are in its scaled units.
     pub scaler: Option<ScalerRecord>,
+    /// The stored dataset the map was trained on, when it was trained on one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
     /// `[quantization error, topographic error]` after the iterations numbered in
     /// `recorded_iterations` (batch mode).
     pub quality_per_iteration: Option<Vec<[f64; 2]>>,
