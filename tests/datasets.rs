@@ -267,3 +267,41 @@ async fn a_dataset_a_queued_job_uses_is_neither_deleted_nor_replaced() {
     }
     assert_eq!(deleted, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_name_that_breaks_the_naming_rule_is_400_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    for path in [
+        "/datasets/.hidden",
+        "/datasets/a.npy",
+        "/datasets/%2E%2E%2Fx",
+    ] {
+        let (status, body) = put(&app, path, b"1,2\n".to_vec()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(body["code"], "invalid_name");
+    }
+    let (_, list) = get_json(&app, "/datasets").await;
+    assert_eq!(list, serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn a_restart_removes_data_files_no_record_names_and_keeps_the_datasets() {
+    let app = spawn_app().await;
+    put(&app, "/datasets/kept", b"1,2\n3,4\n".to_vec()).await;
+    let folder = app.models_dir().join("datasets");
+    std::fs::write(folder.join("kept~crashed.npy"), b"half").unwrap();
+    std::fs::write(folder.join(".upload.tmp-crashed"), b"half").unwrap();
+    let dir = app.stop().await;
+    let app = common::spawn_app_in(dir, &[]).await;
+    let mut files: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files[0], "kept.json");
+    assert!(files[1].starts_with("kept~") && files[1].ends_with(".npy"));
+    let (status, body) = get_json(&app, "/datasets/kept").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["rows"], 2);
+}

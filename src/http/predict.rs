@@ -25,8 +25,9 @@ pub struct PredictIn {
     #[schema(required, schema_with = super::schema::name_schema)]
     model_name: Option<Loose>,
     /// The vectors: nested `n x D`, or flat with `test_data_shape`; an empty list gives `[]`.
+    /// Required unless `dataset` names stored vectors.
     #[serde(default)]
-    #[schema(required, schema_with = super::wire::samples_schema)]
+    #[schema(schema_with = super::wire::samples_schema)]
     test_data: Samples,
     /// `[n, D]`: the shape of a flat `test_data`.
     #[schema(value_type = Option<[u64; 2]>, min_items = 2, max_items = 2)]

@@ -31,9 +31,9 @@ pub const MAX_VERBOSE_PRESENTATIONS: u64 = 1_000_000;
 #[schema(example = json!({"training_data": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [0.5, 0.5, 0.5]], "grid_shape": [10, 10], "max_iterations": 100, "learning_rate": 0.1, "seed": 7}))]
 pub struct TrainIn {
     /// The samples: nested `n x D` rows of equal length, or a flat list with
-    /// `training_data_shape`.
+    /// `training_data_shape`. Required unless `dataset` names stored samples.
     #[serde(default)]
-    #[schema(required, schema_with = super::wire::some_samples_schema)]
+    #[schema(schema_with = super::wire::some_samples_schema)]
     training_data: Samples,
     /// `[n, D]`: the shape of a flat `training_data` (must agree with nested rows).
     #[schema(value_type = Option<[u64; 2]>, min_items = 2, max_items = 2)]
