@@ -305,3 +305,30 @@ async fn a_restart_removes_data_files_no_record_names_and_keeps_the_datasets() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["rows"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predicting_a_dataset_over_the_work_limit_is_422_too_large() {
+    let app = spawn_app_with(&["--max-predict-work", "20"]).await;
+    put(&app, "/datasets/rgb", b"1,0,0\n0,1,0\n0,0,1\n".to_vec()).await;
+    let trained: Value = send(
+        &app,
+        Method::POST,
+        "/train",
+        &json!({"dataset": "rgb", "grid_shape": [2, 2], "max_iterations": 1, "seed": 1}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let model = trained["operation-location"].as_str().unwrap();
+    let predicted = send(
+        &app,
+        Method::POST,
+        "/predict",
+        &json!({"model_name": model, "dataset": "rgb"}),
+    )
+    .await;
+    assert_eq!(predicted.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = predicted.json().await.unwrap();
+    assert_eq!(body["code"], "too_large", "{body}");
+}

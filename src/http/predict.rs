@@ -169,10 +169,21 @@ pub async fn predict(
     })();
     let (name, mut data) = parsed.map_err(|err| err.debug(debug))?;
     if let Some(dataset) = value.dataset {
-        let datasets = state.datasets.clone();
-        let (stored, _) = blocking(move || datasets.load(&dataset))
-            .await?
-            .map_err(|err| ApiError::from(err).debug(debug))?;
+        let (lookup, model) = (state.clone(), name.clone());
+        let stored = blocking(move || {
+            // The work is checked from the record before the data is read.
+            let record = lookup.datasets.record(&dataset)?;
+            let map = lookup.models.model(&model)?.map.clone();
+            check_work(
+                record.rows,
+                map.nodes(),
+                record.dim.max(map.dim()),
+                lookup.max_predict_work,
+            )?;
+            Ok::<_, ApiError>(lookup.datasets.load(&dataset)?.0)
+        })
+        .await?
+        .map_err(|err| err.debug(debug))?;
         data = Some(stored);
     }
     let predictions = match data {
@@ -214,29 +225,33 @@ pub async fn predict_abandonable(
     let searched = blocking(move || {
         let model = state.models.model(&name)?;
         let map = model.map.clone();
-        let work = (data.nrows() as u64)
-            .saturating_mul(map.nodes() as u64)
-            .saturating_mul(map.dim() as u64);
-        if work > limit {
-            return Err(ApiError::InvalidValue {
-                code: "too_large",
-                message: format!(
-                    "{} vectors on a map of {} nodes of dimension {} are {work} distance terms, over the limit of {limit} (--max-predict-work): send fewer vectors at a time",
-                    data.nrows(),
-                    map.nodes(),
-                    map.dim()
-                ),
-            });
-        }
+        check_work(data.nrows(), map.nodes(), map.dim(), limit)?;
         let data = model.to_map_units(data)?;
         let found = map.predict_unless(data.view(), &flag)?;
-        Ok(found.map(|found| (model, found)))
+        Ok::<_, ApiError>(found.map(|found| (model, found)))
     })
     .await
     .map_err(|_| ApiError::Internal)??;
     drop(stop);
     // `None` only when the flag was set, which only the request's own end does.
     searched.ok_or(ApiError::Internal)
+}
+
+/// Refuses placing `rows` vectors on `nodes` nodes of dimension `dim` when those distance
+/// terms are over `limit` (`--max-predict-work`).
+fn check_work(rows: usize, nodes: usize, dim: usize, limit: u64) -> Result<(), ApiError> {
+    let work = (rows as u64)
+        .saturating_mul(nodes as u64)
+        .saturating_mul(dim as u64);
+    if work > limit {
+        return Err(ApiError::InvalidValue {
+            code: "too_large",
+            message: format!(
+                "{rows} vectors on a map of {nodes} nodes of dimension {dim} are {work} distance terms, over the limit of {limit} (--max-predict-work): send fewer vectors at a time"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Sets its flag when dropped: a handler's future is dropped when its client goes away, and
