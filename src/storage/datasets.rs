@@ -278,18 +278,17 @@ impl DatasetStore {
         data.as_standard_layout()
             .write_npy(&mut bytes)
             .expect("writing an f64 array to memory cannot fail");
-        let random: String = tempfile::Builder::new()
-            .rand_bytes(16)
-            .tempfile_in(&self.dir)
-            .map_err(self.io("create a temporary file in"))?
-            .path()
+        // The staged file's random characters make the data file's name: a new name per
+        // upload, so a replacement never overwrites data a reader is reading.
+        let staged =
+            files::write_temp(&self.dir, &format!("{name}~"), &bytes).map_err(self.io("write"))?;
+        let random = staged
             .file_name()
             .and_then(|file| file.to_str())
-            .unwrap_or_default()
-            .trim_start_matches(".tmp")
+            .and_then(|file| file.rsplit(TEMP_MARKER).next())
+            .expect("temporary names are ASCII and hold the marker")
             .to_owned();
         let data_file = format!("{name}~{random}.npy");
-        let staged = files::write_temp(&self.dir, &data_file, &bytes).map_err(self.io("write"))?;
         let record = DatasetRecord {
             name: name.to_owned(),
             rows: data.nrows(),
