@@ -38,6 +38,8 @@ expected = {
     ("get", "/models/{name}/image.png"), ("get", "/models/{name}/umatrix.png"),
     ("get", "/models/{name}/curves.png"), ("post", "/models/{name}/hits.png"),
     ("post", "/models/{name}/predictions.png"), ("get", "/health"), ("get", "/metrics"),
+    ("get", "/datasets"), ("get", "/datasets/{name}"), ("put", "/datasets/{name}"),
+    ("delete", "/datasets/{name}"),
 }
 assert operations == expected, sorted(operations ^ expected)
 page = urllib.request.urlopen(f"{url}/docs/").read().decode()
