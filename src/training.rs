@@ -7,8 +7,7 @@ use jiff::Timestamp;
 use ndarray::{Array2, Array3};
 
 use crate::som::{
-    CheckedParams, Codebook, Initial, Schedule, SomError, TrainControl, TrainSettings,
-    sample_indices, train,
+    CheckedParams, Initial, Schedule, SomError, TrainControl, TrainSettings, sample_indices, train,
 };
 use crate::storage::{DatasetHold, ModelMeta, OptionsRecord, ScalerRecord, TrainingStatus};
 
@@ -75,7 +74,8 @@ pub struct Verbose {
     pub schedule: Schedule,
 }
 
-/// Trains, then measures the map's quality on the training data (in scaled units).
+/// Trains (the core measures the final map on the data as trained on, scaled or not) and
+/// builds the record.
 pub fn run(job: &TrainingJob, control: &TrainControl) -> Result<Outcome, SomError> {
     let params = &job.params;
     let settings = TrainSettings {
@@ -93,20 +93,6 @@ pub fn run(job: &TrainingJob, control: &TrainControl) -> Result<Outcome, SomErro
     )?;
     let training_seconds = started.elapsed().as_secs_f64();
 
-    let options = params.options();
-    let map = Codebook::from_weights(trained.weights.view()).with(
-        options.topology,
-        options.toroidal,
-        options.distance,
-    );
-    let scaled;
-    let data = match &trained.scaler {
-        Some(scaler) => {
-            scaled = scaler.scale(job.data.view());
-            scaled.view()
-        }
-        None => job.data.view(),
-    };
     let recorded = trained.schedule.sample(RECORDED_ITERATIONS);
     let quality_per_iteration = (trained.quality_per_iteration.as_ref()).map(|quality| {
         (sample_indices(quality.len(), RECORDED_ITERATIONS).into_iter())
@@ -118,8 +104,8 @@ pub fn run(job: &TrainingJob, control: &TrainControl) -> Result<Outcome, SomErro
         finished_at: Some(Timestamp::now()),
         iterations_done: params.max_iterations(),
         training_seconds: Some(training_seconds),
-        quantization_error: Some(map.quantization_error(data)?),
-        topographic_error: Some(map.topographic_error(data)?),
+        quantization_error: Some(trained.quality[0]),
+        topographic_error: Some(trained.quality[1]),
         radius_per_iteration: Some(recorded.radii),
         learning_rate_per_iteration: params.learning_rate().map(|_| recorded.learning_rates),
         recorded_iterations: Some(recorded.iterations),
@@ -127,13 +113,13 @@ pub fn run(job: &TrainingJob, control: &TrainControl) -> Result<Outcome, SomErro
         quality_per_iteration,
         ..job.record()
     };
-    let verbose = match trained.bmus {
-        Some(bmus) => Some(Verbose {
+    let verbose = match (trained.bmus, trained.predictions) {
+        (Some(bmus), Some(predictions)) => Some(Verbose {
             bmus,
-            predictions: map.predict(data)?,
+            predictions,
             schedule: trained.schedule,
         }),
-        None => None,
+        _ => None,
     };
     Ok(Outcome {
         weights: trained.weights,

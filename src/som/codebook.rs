@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::SomError;
 use super::distance::{cosine, squared_norm};
-use super::options::{Distance, Topology};
+use super::options::{Distance, Options, Topology};
 use super::topology::Grid;
 
 /// Nodes scanned together: small enough for the partial sums to stay in L1, large enough that
@@ -60,6 +60,12 @@ impl Codebook {
             dim,
             planes,
         }
+    }
+
+    /// Copies `(rows, cols, dim)` weights into planes, on the grid and compared by the
+    /// distance of checked training options.
+    pub fn on_grid(weights: ArrayView3<f64>, options: &Options) -> Self {
+        Codebook::from_weights(weights).with(options.topology, options.toroidal, options.distance)
     }
 
     /// The same weights on a grid of this topology, compared by this distance.

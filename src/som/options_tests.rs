@@ -237,6 +237,14 @@ fn every_golden_option_case_is_reproduced_by_the_fast_and_the_reference_trainer(
                 (te - case.expected_topographic_error).abs() <= tol,
                 "{what}: te {te}"
             );
+            assert_eq!(
+                trained.quality,
+                [qe, te],
+                "{what}: the training's own measure"
+            );
+            if let Some(predictions) = &trained.predictions {
+                assert_eq!(predictions, &case.expected_predictions, "{what}");
+            }
         }
     }
 }

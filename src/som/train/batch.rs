@@ -30,11 +30,7 @@ pub(super) fn train(
     let options = params.options();
     let grid = params.grid();
     let (nodes, dim) = (grid.nodes(), params.dim());
-    let mut map = Codebook::from_weights(initial.view()).with(
-        options.topology,
-        options.toroidal,
-        options.distance,
-    );
+    let mut map = Codebook::on_grid(initial.view(), options);
     let samples = data.as_slice().expect("prepared data is contiguous");
     let mut quality = Vec::with_capacity(schedule.radii.len());
     let mut factors = Factors {

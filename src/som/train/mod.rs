@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use ndarray::{Array2, Array3, ArrayView2, CowArray, Ix2};
 
+use super::codebook::Codebook;
 use super::init::{Generator, Initial, generator, initial_weights};
 use super::options::Mode;
 use super::params::{CheckedParams, SomError, check_finite, check_initial_weights};
@@ -122,6 +123,12 @@ pub struct Trained {
     pub bmus: Option<Vec<[usize; 2]>>,
     /// `[quantization error, topographic error]` after every iteration (batch mode).
     pub quality_per_iteration: Option<Vec<[f64; 2]>>,
+    /// `[quantization error, topographic error]` of the final map on the training data, in
+    /// the units it was trained in.
+    pub quality: [f64; 2],
+    /// `[row, col]` of the best-matching node of every training sample on the final map,
+    /// when the presentations were recorded (`record_bmus`).
+    pub predictions: Option<Vec<[usize; 2]>>,
     /// The scaling fitted on the data, when the options ask for one.
     pub scaler: Option<Scaler>,
     pub stats: TrainStats,
@@ -225,7 +232,8 @@ pub fn train(
             control,
         )?,
     };
-    outcome.into_trained(params, prepared.schedule, prepared.scaler)
+    let data = prepared.data.view();
+    outcome.into_trained(params, prepared.schedule, prepared.scaler, data)
 }
 
 /// Trains as [`train`] does with the reference trainer: every option, written out as SPEC
@@ -248,7 +256,7 @@ pub fn train_reference(
     } = prepare(params, initial, seed, data, &TrainControl::default())?;
     let data: Array2<f64> = data.into_owned();
     let outcome = reference::train(params, initial, &data, &schedule, &mut rng);
-    outcome.into_trained(params, schedule, scaler)
+    outcome.into_trained(params, schedule, scaler, data.view())
 }
 
 /// What a trainer's loop gives back.
@@ -263,23 +271,38 @@ struct Outcome {
 }
 
 impl Outcome {
-    /// The trained map, or [`SomError::Diverged`] when a weight became infinite (possible
-    /// only with the negative factors of `mexican-hat`).
+    /// The trained map with its quality on `data` (the training data as trained on, scaled
+    /// or not: no second copy is made) and, when the presentations were recorded, the
+    /// best-matching node of every sample; or [`SomError::Diverged`] when a weight became
+    /// infinite (possible only with the negative factors of `mexican-hat`).
     fn into_trained(
         self,
         params: &CheckedParams,
         schedule: Schedule,
         scaler: Option<Scaler>,
+        data: ArrayView2<f64>,
     ) -> Result<Trained, SomError> {
         if self.weights.iter().any(|w| !w.is_finite()) {
             return Err(SomError::Diverged);
         }
+        let map = Codebook::on_grid(self.weights.view(), params.options());
+        // Batch measured the final map in its last search pass.
+        let quality = match self.quality_per_iteration.as_ref().and_then(|q| q.last()) {
+            Some(&last) => last,
+            None => [map.quantization_error(data)?, map.topographic_error(data)?],
+        };
+        let predictions = match self.bmus {
+            Some(_) => Some(map.predict(data)?),
+            None => None,
+        };
         let grid = params.grid();
         Ok(Trained {
             weights: self.weights,
             schedule,
             bmus: (self.bmus).map(|bmus| bmus.into_iter().map(|b| grid.position(b)).collect()),
             quality_per_iteration: self.quality_per_iteration,
+            quality,
+            predictions,
             scaler,
             stats: self.stats,
         })

@@ -57,11 +57,7 @@ pub(super) fn train(
     let mut bands: Vec<Band> = (0..threads)
         .map(|band| {
             let rows = Slice::new(band as isize, None, threads as isize);
-            let codebook = Codebook::from_weights(initial.slice_axis(Axis(0), rows)).with(
-                options.topology,
-                options.toroidal,
-                options.distance,
-            );
+            let codebook = Codebook::on_grid(initial.slice_axis(Axis(0), rows), options);
             Band::new(codebook, band, threads, n, rng.clone(), settings)
         })
         .collect();
