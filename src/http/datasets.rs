@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::body::body_error;
 use super::error::{ApiError, ErrorOut, Failure};
-use super::models::blocking;
+use super::models::{DeletedOut, blocking};
 use super::name::ModelName;
 use super::state::AppState;
 use crate::storage::{CsvOptions, DatasetRecord, DatasetStore};
@@ -70,13 +70,6 @@ pub struct UploadOptions {
     label_column: Option<String>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct DatasetDeletedOut {
-    name: String,
-    /// Always true.
-    deleted: bool,
-}
-
 #[utoipa::path(put, path = "/datasets/{name}", tag = "datasets", operation_id = "put_dataset",
     description = "Stores training data under a name: a .npy (float32 or float64, 2-D, C or Fortran order) when the body starts with \\x93NUMPY, whatever the Content-Type; CSV otherwise (UTF-8, an optional byte order mark, the delimiter detected among ',', ';' and tab, the first row a header when none of its fields is a number). Every value must be a finite number, except the column named by ?label_column=, kept as the rows' labels. Streamed to disk, up to --max-dataset-bytes (default 4 GiB), not the JSON body limit.",
     params(("name" = String, Path, description = "Dataset name, e.g. colours"), UploadOptions),
@@ -108,11 +101,15 @@ pub async fn put(
         return Err(too_large().into());
     }
     let store = state.datasets.clone();
-    let upload = blocking(move || store.upload_file()).await??;
-    let file = upload.reopen().map_err(|err| {
-        tracing::error!(error = %err, "cannot reopen an upload file");
-        ApiError::Internal
-    })?;
+    let (upload, file) = blocking(move || {
+        let upload = store.upload_file()?;
+        let file = upload.reopen().map_err(|err| {
+            tracing::error!(error = %err, "cannot reopen an upload file");
+            ApiError::Internal
+        })?;
+        Ok::<_, ApiError>((upload, file))
+    })
+    .await??;
     let received = stream_to_file(request.into_body(), file, limit).await?;
     if received == 0 {
         return Err(ApiError::InvalidValue {
@@ -215,19 +212,16 @@ pub async fn get(
     description = "Removes the dataset's data and record; 409 while a queued or running job uses it.",
     params(("name" = String, Path, description = "Dataset name")),
     responses(
-        (status = 200, description = "Deleted", body = DatasetDeletedOut, example = json!({"name": "colours", "deleted": true})),
+        (status = 200, description = "Deleted", body = DeletedOut, example = json!({"name": "colours", "deleted": true})),
         (status = 404, description = "No such dataset", body = ErrorOut),
         (status = 409, description = "A queued or running job uses it", body = ErrorOut, example = json!({"message": "the dataset \"colours\" is used by a queued or running job", "code": "conflict"})),
     ))]
 pub async fn delete(
     State(state): State<AppState>,
     ModelName(name): ModelName,
-) -> Result<Json<DatasetDeletedOut>, Failure> {
+) -> Result<Json<DeletedOut>, Failure> {
     let deleted = name.clone();
     blocking(move || state.datasets.delete(&deleted)).await??;
     tracing::info!(dataset = %name, "dataset deleted");
-    Ok(Json(DatasetDeletedOut {
-        name,
-        deleted: true,
-    }))
+    Ok(Json(DeletedOut::new(name)))
 }

@@ -279,12 +279,21 @@ pub struct ModelDetailOut {
     recorded_iterations: Option<Vec<usize>>,
 }
 
-/// The answer of `DELETE /models/{name}`.
+/// The answer of `DELETE /models/{name}` and `DELETE /datasets/{name}`.
 #[derive(Serialize, ToSchema)]
 pub struct DeletedOut {
     name: String,
     /// Always true.
     deleted: bool,
+}
+
+impl DeletedOut {
+    pub fn new(name: String) -> Self {
+        DeletedOut {
+            name,
+            deleted: true,
+        }
+    }
 }
 
 /// `GET /models`: every complete model with what is known of it.
@@ -361,10 +370,7 @@ pub async fn delete(
     })
     .await??;
     tracing::info!(model = %name, "model deleted");
-    Ok(Json(DeletedOut {
-        name,
-        deleted: true,
-    }))
+    Ok(Json(DeletedOut::new(name)))
 }
 
 #[derive(Deserialize, IntoParams)]
