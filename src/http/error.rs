@@ -152,7 +152,7 @@ fn som_status_and_code(err: &SomError) -> (StatusCode, &'static str) {
         SomError::ShapeMismatch { .. } | SomError::InitialWeightsShape { .. } => "shape_mismatch",
         SomError::NonFinite { .. } => "non_finite_value",
         SomError::ValueTooLarge { .. } => "invalid_data",
-        SomError::Diverged => "invalid_option",
+        SomError::Diverged | SomError::PcaNoConvergence => "invalid_option",
         SomError::DimensionMismatch { .. } => "dimension_mismatch",
         SomError::TooManyNodes { .. }
         | SomError::TooManyWeights { .. }

@@ -100,6 +100,10 @@ pub enum SomError {
         "the weights became infinite during training (a neighbourhood with negative factors, mexican-hat, pushed nodes apart faster than the data pulled them back): use a smaller learning_rate or another neighbourhood"
     )]
     Diverged,
+    #[error(
+        "the data's principal components could not be computed (the eigendecomposition of its covariance did not converge): use init \"random\" or \"sample\""
+    )]
+    PcaNoConvergence,
     #[error("training was cancelled after {iterations_done} iterations")]
     Cancelled { iterations_done: usize },
 }
