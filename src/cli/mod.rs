@@ -179,15 +179,20 @@ fn run_with_progress(job: &TrainingJob) -> Result<training::Outcome, CliError> {
     if !std::io::stderr().is_terminal() {
         return Ok(training::run(job, &control)?);
     }
-    let bar = indicatif::ProgressBar::new(job.params.max_iterations() as u64);
+    // Ten thousand steps: the bar moves within an iteration over a large dataset too.
+    const STEPS: f64 = 10_000.0;
+    let bar = indicatif::ProgressBar::new(STEPS as u64);
+    let iterations = job.params.max_iterations();
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} iterations, eta {eta}")
+        indicatif::ProgressStyle::with_template("{bar:40} {msg}, eta {eta}")
             .expect("the template is valid"),
     );
     let outcome = std::thread::scope(|scope| {
         let training = scope.spawn(|| training::run(job, &control));
         while !training.is_finished() {
-            bar.set_position(control.iterations_done() as u64);
+            bar.set_position((control.fraction_done() * STEPS) as u64);
+            let done = control.iterations_done();
+            bar.set_message(format!("{done}/{iterations} iterations"));
             std::thread::sleep(Duration::from_millis(100));
         }
         training.join().expect("training does not panic")

@@ -23,7 +23,8 @@ pub struct JobOut {
     status: &'static str,
     iterations_done: usize,
     max_iterations: Option<usize>,
-    /// `iterations_done / max_iterations`.
+    /// The fraction of the work done: within an iteration while it runs (counted in
+    /// samples), else `iterations_done / max_iterations`.
     #[schema(minimum = 0, maximum = 1)]
     progress: f64,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -57,27 +58,19 @@ pub struct CancelOut {
 pub fn job_status(state: &AppState, name: &str) -> Option<JobOut> {
     let view = match state.jobs.get(name) {
         Some(job) => job.view(),
-        None => JobView {
-            meta: state.store.meta(name).ok()??,
-            cancel_requested: false,
-            eta_seconds: None,
-        },
+        None => JobView::of_record(state.store.meta(name).ok()??),
     };
     Some(describe(&view))
 }
 
 fn describe(view: &JobView) -> JobOut {
     let meta = &view.meta;
-    let progress = match meta.max_iterations {
-        Some(total) if total > 0 => meta.iterations_done as f64 / total as f64,
-        _ => 0.0,
-    };
     JobOut {
         name: meta.name.clone(),
         status: meta.status.as_str(),
         iterations_done: meta.iterations_done,
         max_iterations: meta.max_iterations,
-        progress,
+        progress: view.progress,
         created_at: meta.created_at,
         started_at: meta.started_at,
         finished_at: meta.finished_at,

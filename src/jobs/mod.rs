@@ -72,8 +72,27 @@ struct Now {
 pub struct JobView {
     pub meta: ModelMeta,
     pub cancel_requested: bool,
+    /// The fraction of its work done, 0..1: within an iteration while it runs (counted in
+    /// samples), else as its record's iterations say.
+    pub progress: f64,
     /// Seconds still needed, estimated from the pace so far; only while running.
     pub eta_seconds: Option<f64>,
+}
+
+impl JobView {
+    /// A job known only by its record (ended, or of another process run).
+    pub fn of_record(meta: ModelMeta) -> JobView {
+        let progress = match meta.max_iterations {
+            Some(total) if total > 0 => (meta.iterations_done as f64 / total as f64).min(1.0),
+            _ => 0.0,
+        };
+        JobView {
+            meta,
+            cancel_requested: false,
+            progress,
+            eta_seconds: None,
+        }
+    }
 }
 
 impl Job {
@@ -87,26 +106,27 @@ impl Job {
         self.now.lock().expect("job state lock").state.status()
     }
 
-    /// The job's record, whether a cancel is pending and its ETA, as of now.
+    /// The job's record, whether a cancel is pending, its progress and its ETA, as of now.
     pub fn view(&self) -> JobView {
         let now = self.now.lock().expect("job state lock");
         let mut meta = now.state.meta.clone();
-        let mut eta_seconds = None;
-        if meta.status == TrainingStatus::Running {
-            let done = self.control.iterations_done();
-            meta.iterations_done = done;
-            if let (Some(started), Some(total)) = (now.started, meta.max_iterations)
-                && done > 0
+        meta.iterations_done = match meta.status {
+            TrainingStatus::Running => self.control.iterations_done(),
+            _ => meta.iterations_done,
+        };
+        let mut view = JobView::of_record(meta);
+        view.cancel_requested = now.state.cancel_requested;
+        if view.meta.status == TrainingStatus::Running {
+            let fraction = self.control.fraction_done();
+            view.progress = fraction;
+            if let Some(started) = now.started
+                && fraction > 0.0
             {
-                let per_iteration = started.elapsed().as_secs_f64() / done as f64;
-                eta_seconds = Some(per_iteration * total.saturating_sub(done) as f64);
+                let elapsed = started.elapsed().as_secs_f64();
+                view.eta_seconds = Some(elapsed * (1.0 - fraction) / fraction);
             }
         }
-        JobView {
-            meta,
-            cancel_requested: now.state.cancel_requested,
-            eta_seconds,
-        }
+        view
     }
 }
 

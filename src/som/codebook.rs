@@ -109,14 +109,6 @@ impl Codebook {
         &mut self.planes
     }
 
-    /// Copies the weights of node `node` into `out` (`dim` values).
-    pub(crate) fn node_weights(&self, node: usize, out: &mut [f64]) {
-        let nodes = self.nodes();
-        for (k, w) in out.iter_mut().enumerate() {
-            *w = self.planes[k * nodes + node];
-        }
-    }
-
     /// Sets every node's weights from `weights` `(nodes, dim)`, node after node.
     pub(crate) fn assign_nodes(&mut self, weights: &[f64]) {
         let nodes = self.nodes();

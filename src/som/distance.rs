@@ -30,6 +30,23 @@ impl Distance {
     }
 }
 
+/// The squared Euclidean distance of each of four `(v, w)` pairs, each summed in the order
+/// `k = 0..dim` as [`Distance::raw`] sums it (the very same numbers), four at once: four
+/// independent sums keep the adder busy where one waits on its previous addition.
+#[inline(always)]
+pub(crate) fn squared_euclidean_four(pairs: [(&[f64], &[f64]); 4]) -> [f64; 4] {
+    let dim = pairs[0].0.len();
+    let pairs = pairs.map(|(v, w)| (&v[..dim], &w[..dim]));
+    let mut sums = [0.0; 4];
+    for k in 0..dim {
+        for (sum, (v, w)) in sums.iter_mut().zip(pairs) {
+            let d = v[k] - w[k];
+            *sum += d * d;
+        }
+    }
+    sums
+}
+
 /// `sum v_k^2` in the order `k = 0..dim`.
 pub(crate) fn squared_norm(v: &[f64]) -> f64 {
     v.iter().map(|a| a * a).sum()

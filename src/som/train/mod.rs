@@ -7,12 +7,13 @@
 //! loop: scaling, the seeded generator, the initial weights and the schedule.
 
 mod batch;
+mod candidates;
 mod online;
 mod reference;
 mod rendezvous;
 mod stencil;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use ndarray::{Array2, Array3, ArrayView2, CowArray, Ix2};
 
@@ -27,6 +28,12 @@ use super::schedule::Schedule;
 #[derive(Debug, Default)]
 pub struct TrainControl {
     iterations_done: AtomicUsize,
+    /// Samples handled since the training began (presented, online; searched, batch): an
+    /// iteration over a large dataset takes seconds, and progress counted in iterations alone
+    /// would stand still that long.
+    samples_done: AtomicU64,
+    /// Samples the whole training handles: iterations x samples, once known.
+    samples_planned: AtomicU64,
     cancel: AtomicBool,
     /// What a test makes happen at `(band, presentation)`: a panic, a cancel.
     #[cfg(test)]
@@ -41,8 +48,29 @@ impl TrainControl {
     fn set_iterations_done(&self, done: usize) {
         self.iterations_done.store(done, Ordering::Relaxed);
     }
+    /// The fraction of the training's work done, 0..1, counted in samples; 0 until the
+    /// training has started its loop.
+    pub fn fraction_done(&self) -> f64 {
+        let planned = self.samples_planned.load(Ordering::Relaxed);
+        match planned {
+            0 => 0.0,
+            _ => (self.samples_done.load(Ordering::Relaxed) as f64 / planned as f64).min(1.0),
+        }
+    }
+    fn plan(&self, iterations: usize, samples: usize) {
+        let planned = (iterations as u64).saturating_mul(samples as u64);
+        self.samples_planned.store(planned, Ordering::Relaxed);
+    }
+    /// Sets the samples handled since the training began (one writer).
+    fn set_samples_done(&self, done: u64) {
+        self.samples_done.store(done, Ordering::Relaxed);
+    }
+    /// Counts `more` samples handled (any number of writers).
+    fn add_samples_done(&self, more: usize) {
+        self.samples_done.fetch_add(more as u64, Ordering::Relaxed);
+    }
     /// Asks the training to stop; it does so before its next presentation (online) or
-    /// iteration (batch).
+    /// within a few milliseconds' work (batch).
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
     }
@@ -105,8 +133,9 @@ impl Default for TrainSettings {
 pub struct TrainStats {
     /// Node weight vectors updated, over all presentations.
     pub nodes_updated: u64,
-    /// Nodes whose distance to a sample was computed during training (a block of nodes
-    /// abandoned part-way as too far counts whole).
+    /// Nodes whose distance to a sample was computed during training: online, by the pruned
+    /// scan (a block of nodes abandoned part-way as too far counts whole); batch, exactly in
+    /// f64 (after the f32 products, only the nodes they leave in doubt).
     pub nodes_scanned: u64,
     /// Threads the map's rows were split over (1: not split).
     pub threads: usize,
@@ -210,6 +239,7 @@ pub fn train(
     control: &TrainControl,
 ) -> Result<Trained, SomError> {
     let prepared = prepare(params, initial, seed, data, control)?;
+    control.plan(prepared.schedule.radii.len(), prepared.data.nrows());
     let samples = prepared
         .data
         .as_slice()
@@ -227,7 +257,7 @@ pub fn train(
         Mode::Batch => batch::train(
             params,
             prepared.initial,
-            prepared.data.view(),
+            samples,
             &prepared.schedule,
             control,
         )?,

@@ -230,6 +230,9 @@ impl Band {
                     return Err(cancelled);
                 }
                 self.presentation += 1;
+                if leader {
+                    shared.control.set_samples_done(self.presentation);
+                }
                 let nearest = self.nearest_node(sample, v, shared.grid.cols);
                 let bmu = shared
                     .rendezvous
