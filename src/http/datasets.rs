@@ -23,7 +23,7 @@ use super::error::{ApiError, ErrorOut, Failure};
 use super::models::{DeletedOut, blocking};
 use super::name::ModelName;
 use super::state::AppState;
-use crate::storage::{CsvOptions, DatasetRecord, DatasetStore};
+use crate::storage::{CsvOptions, DatasetRecord};
 
 /// What the API shows of a dataset (its labels are kept, not listed).
 #[derive(Serialize, ToSchema)]
@@ -125,10 +125,10 @@ pub async fn put(
     let store = state.datasets.clone();
     let stored = name.clone();
     let (record, replaced) = blocking(move || {
-        let (data, pending) = DatasetStore::read_upload(upload.path(), &csv)?;
+        let staged = store.stage(&stored, upload.path(), &csv)?;
         drop(upload);
         store
-            .commit(&stored, &data, pending, options.replace)
+            .commit(&stored, staged, options.replace)
             .map_err(|err| match err {
                 crate::storage::DatasetError::AlreadyExists(_) => ApiError::Conflict(format!(
                     "{err}: PUT /datasets/{stored}?replace=true replaces it"
