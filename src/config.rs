@@ -146,7 +146,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// CSV field separator: one character, or `tab` (default: detected among `,` `;` and tab).
-    #[arg(long, value_parser = crate::cli::parse_delimiter)]
+    #[arg(long, value_parser = crate::storage::table::parse_delimiter)]
     pub delimiter: Option<char>,
     /// Grid shape as ROWSxCOLS, e.g. 10x10.
     #[arg(long, value_parser = parse_grid)]
@@ -264,7 +264,7 @@ pub struct PredictArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// CSV field separator, as for training.
-    #[arg(long, value_parser = crate::cli::parse_delimiter)]
+    #[arg(long, value_parser = crate::storage::table::parse_delimiter)]
     pub delimiter: Option<char>,
     #[command(flatten)]
     pub models: ModelsDir,

@@ -77,6 +77,30 @@ async fn a_csv_with_a_bom_semicolons_a_header_and_a_label_column_is_stored() {
 }
 
 #[tokio::test]
+async fn a_csv_delimiter_can_be_given_and_a_bad_one_is_422() {
+    let app = spawn_app().await;
+    let (status, body) = put(
+        &app,
+        "/datasets/piped?delimiter=%7C",
+        b"a|b|c\n1|2|3\n".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["dim"], 3);
+    assert_eq!(body["features"], json!(["a", "b", "c"]));
+    let (status, body) = put(&app, "/datasets/tabs?delimiter=tab", b"1\t2\n".to_vec()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["dim"], 2);
+    let (status, body) = put(&app, "/datasets/dotted?delimiter=.", b"1.2\n".to_vec()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "invalid_option");
+    assert!(
+        body["message"].as_str().unwrap().contains("delimiter"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn bad_uploads_are_422_saying_why() {
     let app = spawn_app().await;
     let cube = ndarray::Array3::<f64>::zeros((2, 2, 2));

@@ -109,7 +109,7 @@ impl CsvReader {
             let at = format!("line {line_number}, column {}", index + 1);
             let value = field.parse::<f64>().map_err(|_| {
                 let hint = if field.contains(DELIMITERS) {
-                    format!(" (fields are separated by {delimiter:?}; --delimiter sets another)")
+                    format!(" (fields are separated by {delimiter:?}; --delimiter or ?delimiter= sets another)")
                 } else {
                     String::new()
                 };
@@ -205,6 +205,18 @@ impl CsvReader {
     }
 }
 
+/// A delimiter given as text (`--delimiter`, `?delimiter=`): one character that cannot be part of a number, or `tab`.
+pub fn parse_delimiter(text: &str) -> Result<char, String> {
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        _ if text.eq_ignore_ascii_case("tab") => Ok('\t'),
+        (Some(c), None) if !(c.is_alphanumeric() || matches!(c, '.' | '-' | '+')) => Ok(c),
+        _ => Err(format!(
+            "expected one character that is not part of a number (e.g. ';') or 'tab'; got {text:?}"
+        )),
+    }
+}
+
 /// The candidate found most often in the first row (a one-column file has none: `,`).
 fn detect_delimiter(first_row: &str) -> char {
     // `max_by_key` keeps the last of equals, so the reversed list lets the first preference win.
@@ -218,6 +230,16 @@ fn detect_delimiter(first_row: &str) -> char {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delimiters_are_one_character_outside_numbers_or_tab() {
+        assert_eq!(parse_delimiter(";"), Ok(';'));
+        assert_eq!(parse_delimiter("TAB"), Ok('\t'));
+        assert_eq!(parse_delimiter("|"), Ok('|'));
+        for bad in ["", ".", "-", "e", "7", ";;"] {
+            assert!(parse_delimiter(bad).is_err(), "{bad:?}");
+        }
+    }
 
     fn rows(text: &str) -> Result<(Vec<f64>, [usize; 2]), String> {
         read_csv(text, None, None).map(|table| (table.values, table.shape))
