@@ -1,9 +1,10 @@
 //! Uploaded training data: `PUT/GET/DELETE /datasets/{name}`, `GET /datasets`.
 //!
 //! An upload is streamed to a temporary file of the datasets folder chunk by chunk, outside the
-//! JSON body limit and the in-flight budget, up to `--max-dataset-bytes` (413 past it); only
-//! then is it read, in a blocking task, as a `.npy` (it starts with `\x93NUMPY`, whatever the
-//! `Content-Type` says) or as CSV.
+//! JSON body limit, the in-flight budget and the total body deadline, up to
+//! `--max-dataset-bytes` (413 past it); only then is it read, in a blocking task and a chunk or
+//! a line at a time, as a `.npy` (it starts with `\x93NUMPY`, whatever the `Content-Type`
+//! says) or as CSV.
 
 use std::io::Write;
 
