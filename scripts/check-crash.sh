@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Crash safety of the models folder: the release server is killed with SIGKILL at random
 # moments while it trains (/train, /atrain), imports big maps (PUT ?replace=true) and deletes
-# them; after each restart every listed model must load in numpy and agree with its record
-# (grid_shape, dim), no orphan, temporary or intent file may be left, and list / describe /
-# download of every listed model must answer without 5xx. Prints the counts; exits non-zero on
+# them, and uploads datasets of a few MB (.npy and CSV, PUT ?replace=true) and deletes them;
+# after each restart every listed model must load in numpy and agree with its record
+# (grid_shape, dim), every listed dataset likewise (rows, dim), no orphan, temporary or intent
+# file may be left, and list / describe / download of every listed model must answer without
+# 5xx. Prints the counts; exits non-zero on
 # any problem. ROUNDS (default 20) sets the number of kills.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,12 +32,21 @@ for shape in [(700, 700, 16), (600, 500, 16)]:
     np.save(buffer, np.random.default_rng(1).random(shape))
     maps.append(buffer.getvalue())
 colours = np.random.default_rng(2).random((10, 3)).round(3).tolist()
+datasets = [f"d{i}" for i in range(2)]
+uploads = []
+for shape in [(100_000, 8), (60_000, 10)]:
+    buffer = io.BytesIO()
+    np.save(buffer, np.random.default_rng(3).random(shape))
+    uploads.append(buffer.getvalue())
+table = np.random.default_rng(4).random((50_000, 6)).round(6)
+uploads.append(("a,b,c,d,e,f\n" + "\n".join(",".join(map(str, row)) for row in table)).encode())
 
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
 base = f"http://127.0.0.1:{port}"
-problems, counts = [], {"rounds": 0, "kills": 0, "models checked": 0, "requests": 0}
+problems = []
+counts = {"rounds": 0, "kills": 0, "models checked": 0, "datasets checked": 0, "requests": 0}
 
 
 def problem(text):
@@ -77,6 +88,12 @@ def client(stop, kind):
         elif kind == "delete":
             status, answer = request("DELETE", f"/models/{name}")
             time.sleep(rng.uniform(0, 0.3))
+        elif kind == "dataset put":
+            dataset = rng.choice(datasets)
+            status, answer = request("PUT", f"/datasets/{dataset}?replace=true", rng.choice(uploads))
+        elif kind == "dataset delete":
+            status, answer = request("DELETE", f"/datasets/{rng.choice(datasets)}")
+            time.sleep(rng.uniform(0, 0.3))
         else:
             side = rng.choice([50, 200, 400])
             body = {"training_data": colours, "grid_shape": [side, side],
@@ -95,7 +112,37 @@ def client(stop, kind):
                 problem(f"{kind} answered {status}: {answer[:300]!r}")
 
 
+def check_datasets():
+    folder = models / "datasets"
+    files = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    for leftover in [f for f in files if f.startswith(".")]:
+        problem(f"left behind: datasets/{leftover}")
+    named, stored = set(), {}
+    for f in files:
+        if not f.endswith(".json"):
+            continue
+        record = json.loads((folder / f).read_text())
+        named.add(record["data_file"])
+        data = np.load(folder / record["data_file"], allow_pickle=False)
+        counts["datasets checked"] += 1
+        if data.dtype != np.dtype("<f8") or data.shape != (record["rows"], record["dim"]):
+            problem(f"datasets/{f} says {record['rows']} x {record['dim']} but its data is "
+                    f"{data.shape}, {data.dtype}")
+        elif not np.isfinite(data).all():
+            problem(f"datasets/{f}: its data holds non-finite values")
+        stored[record["name"]] = (record["rows"], record["dim"])
+    for orphan in [f for f in files if f.endswith(".npy") and f not in named]:
+        problem(f"datasets/{orphan} is named by no record")
+    status, listed = request("GET", "/datasets")
+    if status != 200:
+        return problem(f"/datasets answered {status}")
+    listed = {d["name"]: (d["rows"], d["dim"]) for d in json.loads(listed)}
+    if listed != stored:
+        problem(f"/datasets lists {listed} but the folder holds {stored}")
+
+
 def check():
+    check_datasets()
     files = sorted(p.name for p in models.iterdir())
     for leftover in [f for f in files if f.startswith(".")]:
         problem(f"left behind: {leftover}")
@@ -152,7 +199,8 @@ started = time.monotonic()
 server = start()
 for round in range(rounds):
     stop = threading.Event()
-    kinds = ["put", "put", "delete", "delete", "train", "atrain"]
+    kinds = ["put", "put", "delete", "delete", "train", "atrain", "dataset put", "dataset put",
+             "dataset delete"]
     threads = [threading.Thread(target=client, args=(stop, kind)) for kind in kinds]
     for thread in threads:
         thread.start()
@@ -171,7 +219,8 @@ server.wait()
 seconds = time.monotonic() - started
 # What the kills interrupted, as the restarted servers report it.
 for key, line in [("intents finished", "finishing a change a crash interrupted"),
-                  ("temporary files removed", "removing a temporary file left by a crash")]:
+                  ("temporary files removed", "removing a temporary file left by a crash"),
+                  ("dataset files removed", "removing a dataset file a crash left")]:
     counts[key] = sum(p.read_text(errors="replace").count(line) for p in logs.glob("server-*.log"))
 summary = ", ".join(f"{value} {key}" for key, value in counts.items())
 print(f"crash check: {summary}, {len(problems)} problems, {seconds:.0f} s")

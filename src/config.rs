@@ -92,7 +92,8 @@ pub struct ServeArgs {
     /// Seconds a request body may go without sending anything before the request is 408.
     #[arg(long, env = "KOHONEN_BODY_TIMEOUT_SECONDS", default_value_t = 30)]
     pub body_timeout_seconds: u64,
-    /// Seconds a whole request body may take to arrive, however steadily it trickles in.
+    /// Seconds a whole request body may take to arrive, however steadily it trickles in; a
+    /// dataset upload (`PUT /datasets/NAME`) has no such deadline, only the pause timeout.
     #[arg(long, env = "KOHONEN_BODY_DEADLINE_SECONDS", default_value_t = 300)]
     pub body_deadline_seconds: u64,
     /// Connections served at once; more wait to be accepted.
@@ -145,7 +146,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// CSV field separator: one character, or `tab` (default: detected among `,` `;` and tab).
-    #[arg(long, value_parser = crate::cli::parse_delimiter)]
+    #[arg(long, value_parser = crate::storage::table::parse_delimiter)]
     pub delimiter: Option<char>,
     /// Grid shape as ROWSxCOLS, e.g. 10x10.
     #[arg(long, value_parser = parse_grid)]
@@ -263,7 +264,7 @@ pub struct PredictArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// CSV field separator, as for training.
-    #[arg(long, value_parser = crate::cli::parse_delimiter)]
+    #[arg(long, value_parser = crate::storage::table::parse_delimiter)]
     pub delimiter: Option<char>,
     #[command(flatten)]
     pub models: ModelsDir,

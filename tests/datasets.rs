@@ -77,6 +77,30 @@ async fn a_csv_with_a_bom_semicolons_a_header_and_a_label_column_is_stored() {
 }
 
 #[tokio::test]
+async fn a_csv_delimiter_can_be_given_and_a_bad_one_is_422() {
+    let app = spawn_app().await;
+    let (status, body) = put(
+        &app,
+        "/datasets/piped?delimiter=%7C",
+        b"a|b|c\n1|2|3\n".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["dim"], 3);
+    assert_eq!(body["features"], json!(["a", "b", "c"]));
+    let (status, body) = put(&app, "/datasets/tabs?delimiter=tab", b"1\t2\n".to_vec()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["dim"], 2);
+    let (status, body) = put(&app, "/datasets/dotted?delimiter=.", b"1.2\n".to_vec()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "invalid_option");
+    assert!(
+        body["message"].as_str().unwrap().contains("delimiter"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn bad_uploads_are_422_saying_why() {
     let app = spawn_app().await;
     let cube = ndarray::Array3::<f64>::zeros((2, 2, 2));
@@ -85,11 +109,27 @@ async fn bad_uploads_are_422_saying_why() {
     let nan = Array2::from_shape_vec((1, 2), vec![1.0, f64::NAN]).unwrap();
     let mut lying = npy(&Array2::<f64>::zeros((4, 3)));
     lying.truncate(lying.len() - 8);
+    let mut padded = npy(&Array2::<f64>::zeros((4, 3)));
+    padded.extend_from_slice(&[0; 8]);
+    let huge = Array2::from_shape_vec((1, 2), vec![1.0, -1e300]).unwrap();
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (cube_bytes, "2 dimensions"),
+        (npy(&Array2::<f64>::zeros((0, 3))), "no values"),
+        (
+            npy(&Array2::<i64>::zeros((2, 2))),
+            "only float32 and float64",
+        ),
+        (
+            b"a,b\n1,2\n3\n".to_vec(),
+            "every row must have the same length",
+        ),
         (npy(&nan), "finite"),
+        (npy(&huge), "row 0, column 1"),
+        (b"1,2\nnan,3\n".to_vec(), "line 2, column 1 is nan"),
         (b"a,b\n1,2\n3,x\n".to_vec(), "line 3, column 2"),
+        (b"1,2\n\xff,3\n".to_vec(), "UTF-8"),
         (lying, "header"),
+        (padded, "more bytes"),
     ];
     for (body, expected) in cases {
         let (status, answer) = put(&app, "/datasets/bad", body).await;
@@ -111,6 +151,30 @@ async fn an_upload_over_the_configured_limit_is_413() {
     assert_eq!(body["code"], "body_too_large");
     let (status, _) = put(&app, "/datasets/small", b"1,2\n".to_vec()).await;
     assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_chunked_upload_without_a_length_is_413_once_past_the_limit_and_leaves_no_file() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = spawn_app_with(&["--max-dataset-bytes", "100"]).await;
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    let chunk = "1,2,3\n".repeat(10);
+    let request = format!(
+        "PUT /datasets/big HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n\
+         {len:x}\r\n{chunk}\r\n{len:x}\r\n{chunk}\r\n0\r\n\r\n",
+        len = chunk.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 4096];
+    let n = stream.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("body_too_large"), "{answer}");
+    let left: Vec<_> = std::fs::read_dir(app.models_dir().join("datasets"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test]
@@ -271,10 +335,14 @@ async fn a_dataset_a_queued_job_uses_is_neither_deleted_nor_replaced() {
 #[tokio::test]
 async fn a_name_that_breaks_the_naming_rule_is_400_and_nothing_is_stored() {
     let app = spawn_app().await;
+    let long = format!("/datasets/{}", "a".repeat(201));
     for path in [
         "/datasets/.hidden",
         "/datasets/a.npy",
         "/datasets/%2E%2E%2Fx",
+        "/datasets/a~b",
+        "/datasets/a%20b",
+        &long,
     ] {
         let (status, body) = put(&app, path, b"1,2\n".to_vec()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");

@@ -103,6 +103,54 @@ async fn a_body_that_stops_or_only_trickles_is_answered_408() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dataset_upload_that_keeps_arriving_outlives_the_body_deadline_but_not_a_pause() {
+    let app = spawn_app_with(&[
+        "--body-timeout-seconds",
+        "1",
+        "--body-deadline-seconds",
+        "2",
+    ])
+    .await;
+    let rows = 14;
+    let head = format!(
+        "PUT /datasets/slow HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n",
+        rows * 4
+    );
+    let mut steady = TcpStream::connect(app.address).await.unwrap();
+    steady.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    for _ in 0..rows {
+        // A row every quarter second: never a 1 s pause, but 3.5 s in all, past the deadline.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        steady.write_all(b"1,2\n").await.unwrap();
+    }
+    let (answer, _) = read_until_closed(&mut steady, Duration::from_secs(2)).await;
+    assert!(started.elapsed() > Duration::from_secs(3));
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert!(answer.contains("\"rows\":14"), "{answer}");
+
+    let mut paused = TcpStream::connect(app.address).await.unwrap();
+    paused
+        .write_all(head.replace("slow", "paused").as_bytes())
+        .await
+        .unwrap();
+    paused.write_all(b"1,2\n").await.unwrap();
+    let (answer, _) = read_until_closed(&mut paused, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let listed: Value = app
+        .client
+        .get(app.url("/datasets"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_in_flight_past_their_budget_get_503_busy_until_one_ends() {
     let app = spawn_app_with(&[
         "--max-body-bytes",

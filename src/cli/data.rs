@@ -43,30 +43,3 @@ pub fn read_data(path: &Path, delimiter: Option<char>) -> Result<Array2<f64>, Cl
         _ => Err(bad("unknown extension: use .npy, .csv or .json".into())),
     }
 }
-
-/// The value of `--delimiter`: one character that cannot be part of a number, or `tab`.
-pub fn parse_delimiter(text: &str) -> Result<char, String> {
-    let mut chars = text.chars();
-    match (chars.next(), chars.next()) {
-        _ if text.eq_ignore_ascii_case("tab") => Ok('\t'),
-        (Some(c), None) if !(c.is_alphanumeric() || matches!(c, '.' | '-' | '+')) => Ok(c),
-        _ => Err(format!(
-            "expected one character that is not part of a number (e.g. ';') or 'tab'; got {text:?}"
-        )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn delimiters_are_one_character_outside_numbers_or_tab() {
-        assert_eq!(parse_delimiter(";"), Ok(';'));
-        assert_eq!(parse_delimiter("TAB"), Ok('\t'));
-        assert_eq!(parse_delimiter("|"), Ok('|'));
-        for bad in ["", ".", "-", "e", "7", ";;"] {
-            assert!(parse_delimiter(bad).is_err(), "{bad:?}");
-        }
-    }
-}

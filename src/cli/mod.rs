@@ -26,7 +26,7 @@ use crate::storage::{
 };
 use crate::training::{self, TrainingJob};
 
-pub use data::{parse_delimiter, read_data};
+pub use data::read_data;
 pub use health::health;
 
 /// Why a subcommand failed.

@@ -1,9 +1,10 @@
 //! Uploaded training data: `PUT/GET/DELETE /datasets/{name}`, `GET /datasets`.
 //!
 //! An upload is streamed to a temporary file of the datasets folder chunk by chunk, outside the
-//! JSON body limit and the in-flight budget, up to `--max-dataset-bytes` (413 past it); only
-//! then is it read, in a blocking task, as a `.npy` (it starts with `\x93NUMPY`, whatever the
-//! `Content-Type` says) or as CSV.
+//! JSON body limit, the in-flight budget and the total body deadline, up to
+//! `--max-dataset-bytes` (413 past it); only then is it read, in a blocking task and a chunk or
+//! a line at a time, as a `.npy` (it starts with `\x93NUMPY`, whatever the `Content-Type`
+//! says) or as CSV.
 
 use std::io::Write;
 
@@ -23,7 +24,9 @@ use super::error::{ApiError, ErrorOut, Failure};
 use super::models::{DeletedOut, blocking};
 use super::name::ModelName;
 use super::state::AppState;
-use crate::storage::{CsvOptions, DatasetRecord, DatasetStore};
+use crate::som::SomError;
+use crate::storage::table::parse_delimiter;
+use crate::storage::{CsvOptions, DatasetRecord};
 
 /// What the API shows of a dataset (its labels are kept, not listed).
 #[derive(Serialize, ToSchema)]
@@ -68,10 +71,14 @@ pub struct UploadOptions {
     replace: bool,
     /// A CSV column kept as text, the rows' labels, instead of a feature.
     label_column: Option<String>,
+    /// The CSV delimiter: one character that cannot be part of a number, or `tab`; detected
+    /// among `,` `;` and tab when not given.
+    #[param(example = ";")]
+    delimiter: Option<String>,
 }
 
 #[utoipa::path(put, path = "/datasets/{name}", tag = "datasets", operation_id = "put_dataset",
-    description = "Stores training data under a name: a .npy (float32 or float64, 2-D, C or Fortran order) when the body starts with \\x93NUMPY, whatever the Content-Type; CSV otherwise (UTF-8, an optional byte order mark, the delimiter detected among ',', ';' and tab, the first row a header when none of its fields is a number). Every value must be a finite number, except the column named by ?label_column=, kept as the rows' labels. Streamed to disk, up to --max-dataset-bytes (default 4 GiB), not the JSON body limit.",
+    description = "Stores training data under a name: a .npy (float32 or float64, 2-D, C or Fortran order) when the body starts with \\x93NUMPY, whatever the Content-Type; CSV otherwise (UTF-8, an optional byte order mark, the delimiter given by ?delimiter= or detected among ',', ';' and tab, the first row a header when none of its fields is a number). Every value must be a finite number, except the column named by ?label_column=, kept as the rows' labels. Streamed to disk, up to --max-dataset-bytes (default 4 GiB), not the JSON body limit.",
     params(("name" = String, Path, description = "Dataset name, e.g. colours"), UploadOptions),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "A .npy file or CSV text"),
     responses(
@@ -79,7 +86,7 @@ pub struct UploadOptions {
         (status = 200, description = "Replaced an existing dataset", body = DatasetOut),
         (status = 409, description = "A dataset of that name exists (add ?replace=true), or a queued or running job uses it", body = ErrorOut, example = json!({"message": "a dataset named \"colours\" already exists: PUT /datasets/colours?replace=true replaces it", "code": "conflict"})),
         (status = 413, description = "Over --max-dataset-bytes", body = ErrorOut, example = json!({"message": "the request body is over the limit of 4294967296 bytes", "code": "body_too_large"})),
-        (status = 422, description = "Not usable data", body = ErrorOut, example = json!({"message": "the CSV body cannot be read: line 3, column 2: \"x\" is not a number", "code": "invalid_data"})),
+        (status = 422, description = "Not usable data, or a delimiter that is not one character outside numbers", body = ErrorOut, example = json!({"message": "the CSV body cannot be read: line 3, column 2: \"x\" is not a number", "code": "invalid_data"})),
     ))]
 pub async fn put(
     State(state): State<AppState>,
@@ -118,17 +125,28 @@ pub async fn put(
         }
         .into());
     }
+    let delimiter = options
+        .delimiter
+        .as_deref()
+        .map(parse_delimiter)
+        .transpose();
+    let delimiter = delimiter.map_err(|message| {
+        ApiError::from(SomError::InvalidOption {
+            field: "delimiter",
+            message: format!("delimiter: {message}"),
+        })
+    })?;
     let csv = CsvOptions {
-        delimiter: None,
+        delimiter,
         label_column: options.label_column,
     };
     let store = state.datasets.clone();
     let stored = name.clone();
     let (record, replaced) = blocking(move || {
-        let (data, pending) = DatasetStore::read_upload(upload.path(), &csv)?;
+        let staged = store.stage(&stored, upload.path(), &csv)?;
         drop(upload);
         store
-            .commit(&stored, &data, pending, options.replace)
+            .commit(&stored, staged, options.replace)
             .map_err(|err| match err {
                 crate::storage::DatasetError::AlreadyExists(_) => ApiError::Conflict(format!(
                     "{err}: PUT /datasets/{stored}?replace=true replaces it"

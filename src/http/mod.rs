@@ -25,6 +25,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::Request;
 use axum::http::Method;
 use axum::middleware::{self, Next};
@@ -32,7 +33,7 @@ use axum::middleware::{self, Next};
 use tokio::net::TcpListener;
 use tower::Layer;
 use tower::util::MapRequestLayer;
-use tower_http::timeout::{RequestBodyDeadlineLayer, RequestBodyTimeoutLayer};
+use tower_http::timeout::{DeadlineBody, RequestBodyTimeoutLayer};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi;
@@ -109,6 +110,7 @@ fn router(state: AppState, settings: RouterSettings) -> Router {
     let requests = state.requests.clone();
     let body = settings.body;
     let origins = settings.origins;
+    let body_deadline = settings.body_deadline;
     routes
         .merge(
             SwaggerUi::new("/docs")
@@ -129,7 +131,9 @@ fn router(state: AppState, settings: RouterSettings) -> Router {
             },
         ))
         .layer(RequestBodyTimeoutLayer::new(settings.body_timeout))
-        .layer(RequestBodyDeadlineLayer::new(settings.body_deadline))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            next.run(with_body_deadline(request, body_deadline))
+        }))
         .layer(origins.cors())
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             origin::check(origins.clone(), request, next)
@@ -145,6 +149,18 @@ fn router(state: AppState, settings: RouterSettings) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
+}
+
+/// `request` with the total deadline on its body, unless it is a dataset upload: gigabytes that
+/// keep arriving are not cut off at a deadline made for JSON bodies (the pause timeout still
+/// holds, and the upload's size limit bounds it).
+fn with_body_deadline(request: Request, deadline: Duration) -> Request {
+    let upload = request.method() == Method::PUT && request.uri().path().starts_with("/datasets/");
+    if upload {
+        request
+    } else {
+        request.map(|body| Body::new(DeadlineBody::new(deadline, body)))
+    }
 }
 
 /// Serves `path/` as `path` (the Python client adds the slash, and a redirect would lose a

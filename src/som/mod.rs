@@ -30,7 +30,7 @@ pub use options::{
 };
 pub use params::{
     CheckedParams, MAX_ABS_VALUE, MAX_SEED_EXCLUSIVE, SizeLimits, SomError, SomParams,
-    check_finite, check_seed, data_from_flat, data_from_rows,
+    check_finite, check_seed, data_from_flat, data_from_rows, value_error,
 };
 pub use scaling::Scaler;
 pub use schedule::{SampledSchedule, Schedule, sample_indices};

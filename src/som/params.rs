@@ -359,9 +359,9 @@ pub fn check_finite(data: ArrayView2<f64>) -> Result<(), SomError> {
     }
 }
 
-/// What is wrong with `value` at `(row, col)`, if anything: not finite, or beyond
-/// [`MAX_ABS_VALUE`].
-fn value_error(row: usize, col: usize, value: f64) -> Option<SomError> {
+/// What is wrong with the data value `value` at `(row, col)`, if anything: not finite, or
+/// beyond [`MAX_ABS_VALUE`]. For data checked a piece at a time, as it is read.
+pub fn value_error(row: usize, col: usize, value: f64) -> Option<SomError> {
     if !value.is_finite() {
         Some(SomError::NonFinite { row, col, value })
     } else if value.abs() > MAX_ABS_VALUE {

@@ -25,15 +25,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use jiff::Timestamp;
 use ndarray::Array2;
-use ndarray_npy::WriteNpyExt;
 use serde::{Deserialize, Serialize};
-use tempfile::NamedTempFile;
+use tempfile::{NamedTempFile, TempPath};
 
 use super::files::{self, OpenError, TEMP_MARKER};
+use super::ingest::ingest;
 use super::names::validate_name;
 use super::npy::{self, NpyHeader};
-use super::table::read_csv;
-use crate::som::check_finite;
 
 /// Everything that can go wrong with stored datasets.
 #[derive(Debug, thiserror::Error)]
@@ -135,8 +133,6 @@ impl DatasetHold {
     }
 }
 
-const MAGIC: &[u8] = b"\x93NUMPY";
-
 impl DatasetStore {
     /// Opens the folder `dir` (created on the first upload) and removes what a crash left:
     /// temporary files and data files no record names.
@@ -194,107 +190,59 @@ impl DatasetStore {
     /// dropped.
     pub fn upload_file(&self) -> Result<NamedTempFile, DatasetError> {
         fs::create_dir_all(&self.dir).map_err(self.io("create"))?;
-        tempfile::Builder::new()
-            .prefix(&format!(".upload{TEMP_MARKER}"))
-            .rand_bytes(16)
-            .tempfile_in(&self.dir)
-            .map_err(self.io("create a temporary file in"))
+        files::create_temp(&self.dir, "upload").map_err(self.io("create a temporary file in"))
     }
 
-    /// Reads an uploaded file as data: a `.npy` (float32 or float64, 2-D, either order) when it
-    /// starts with the `.npy` magic, CSV otherwise. Every value must be finite.
-    pub fn read_upload(
+    /// Reads the upload at `upload` as the data of `name` ([`ingest`]) into a new temporary
+    /// data file of the folder, ready for [`DatasetStore::commit`]. Memory stays bounded
+    /// whatever the upload's size.
+    pub fn stage(
+        &self,
+        name: &str,
         upload: &Path,
         csv: &CsvOptions,
-    ) -> Result<(Array2<f64>, PendingRecord), DatasetError> {
-        let invalid = DatasetError::InvalidData;
-        let bytes = fs::read(upload).map_err(|source| DatasetError::Io {
-            action: "read",
-            path: upload.to_owned(),
-            source,
-        })?;
-        let (data, pending) = if bytes.starts_with(MAGIC) {
-            let header = NpyHeader::parse(&bytes).map_err(|err| invalid(err.to_string()))?;
-            header
-                .check_len(bytes.len() as u64)
-                .map_err(|err| invalid(err.to_string()))?;
-            let dtype = if header.item_size == 4 {
-                "float32"
-            } else {
-                "float64"
-            };
-            let data = npy::data_from_npy(&bytes)
-                .map_err(|reason| invalid(format!("the body is not a usable .npy: {reason}")))?;
-            let pending = PendingRecord {
-                dtype: dtype.into(),
-                features: None,
-                label_column: None,
-                labels: None,
-            };
-            (data, pending)
-        } else {
-            if csv.label_column.is_some() && bytes.is_empty() {
-                return Err(invalid("the body is empty".into()));
-            }
-            let text = String::from_utf8(bytes).map_err(|_| {
-                invalid(
-                    "the body is neither a .npy (it does not start with \\x93NUMPY) nor UTF-8 CSV text"
-                        .into(),
-                )
-            })?;
-            let table = read_csv(&text, csv.delimiter, csv.label_column.as_deref())
-                .map_err(|reason| invalid(format!("the CSV body cannot be read: {reason}")))?;
-            let data = Array2::from_shape_vec((table.shape[0], table.shape[1]), table.values)
-                .expect("the table's shape counts its values");
-            let pending = PendingRecord {
-                dtype: "csv".into(),
-                features: table.features,
-                label_column: csv.label_column.clone(),
-                labels: table.labels,
-            };
-            (data, pending)
-        };
-        if data.is_empty() {
-            return Err(invalid(
-                "the data has no values: send at least one row of at least one number".into(),
-            ));
-        }
-        check_finite(data.view()).map_err(|err| invalid(err.to_string()))?;
-        Ok((data, pending))
+    ) -> Result<StagedDataset, DatasetError> {
+        self.path(name)?;
+        fs::create_dir_all(&self.dir).map_err(self.io("create"))?;
+        let file = files::create_temp(&self.dir, &format!("{name}~"))
+            .map_err(self.io("create a temporary file in"))?;
+        let ingested = ingest(upload, file.as_file(), file.path(), csv)?;
+        let bytes = file.as_file().metadata().map_err(self.io("read"))?.len();
+        Ok(StagedDataset {
+            file: file.into_temp_path(),
+            rows: ingested.rows,
+            dim: ingested.dim,
+            bytes,
+            pending: ingested.pending,
+        })
     }
 
-    /// Stores `data` as the dataset `name`; returns its record and whether it replaced one.
+    /// Stores `staged` as the dataset `name`; returns its record and whether it replaced one.
     /// An existing dataset is replaced only with `replace`, and never while a job holds it.
     pub fn commit(
         &self,
         name: &str,
-        data: &Array2<f64>,
-        pending: PendingRecord,
+        staged: StagedDataset,
         replace: bool,
     ) -> Result<(DatasetRecord, bool), DatasetError> {
         let json = self.path(name)?;
-        fs::create_dir_all(&self.dir).map_err(self.io("create"))?;
-        let mut bytes = Vec::with_capacity(data.len() * 8 + 128);
-        data.as_standard_layout()
-            .write_npy(&mut bytes)
-            .expect("writing an f64 array to memory cannot fail");
         // The staged file's random characters make the data file's name: a new name per
         // upload, so a replacement never overwrites data a reader is reading.
-        let staged =
-            files::write_temp(&self.dir, &format!("{name}~"), &bytes).map_err(self.io("write"))?;
         let random = staged
+            .file
             .file_name()
             .and_then(|file| file.to_str())
             .and_then(|file| file.rsplit(TEMP_MARKER).next())
             .expect("temporary names are ASCII and hold the marker")
             .to_owned();
         let data_file = format!("{name}~{random}.npy");
+        let pending = staged.pending;
         let record = DatasetRecord {
             name: name.to_owned(),
-            rows: data.nrows(),
-            dim: data.ncols(),
+            rows: staged.rows,
+            dim: staged.dim,
             dtype: pending.dtype,
-            bytes: bytes.len() as u64,
+            bytes: staged.bytes,
             created_at: Timestamp::now(),
             features: pending.features,
             label_column: pending.label_column,
@@ -314,6 +262,7 @@ impl DatasetStore {
             return Err(DatasetError::InUse(name.to_owned()));
         }
         staged
+            .file
             .persist_noclobber(self.dir.join(&data_file))
             .map_err(|err| self.io("rename into")(err.error))?;
         let text = serde_json::to_vec_pretty(&record).expect("a record always serialises");
@@ -380,7 +329,7 @@ impl DatasetStore {
         records
     }
 
-    /// The data `(rows, dim)` of `name`, with its record.
+    /// The data `(rows, dim)` of `name`, with its record: read into one array, the only copy.
     pub fn load(&self, name: &str) -> Result<(Array2<f64>, DatasetRecord), DatasetError> {
         let record = self.record(name)?;
         let unreadable = |reason: String| DatasetError::Unreadable {
@@ -389,13 +338,14 @@ impl DatasetStore {
         };
         let (mut file, metadata) = files::open_regular(&self.dir.join(&record.data_file))
             .map_err(|_| unreadable("its data file is missing".into()))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(self.io("read"))?;
-        let header = NpyHeader::parse(&bytes).map_err(|err| unreadable(err.to_string()))?;
+        let header = NpyHeader::read_from(&mut file).map_err(|err| unreadable(err.to_string()))?;
         header
             .check_len(metadata.len())
             .map_err(|err| unreadable(err.to_string()))?;
-        let data = npy::data_from_npy(&bytes).map_err(unreadable)?;
+        let data = npy::read_data(&header, &mut file).map_err(|err| unreadable(err.to_string()))?;
+        if data.dim() != (record.rows, record.dim) {
+            return Err(unreadable("its data disagrees with its record".into()));
+        }
         Ok((data, record))
     }
 
@@ -437,4 +387,30 @@ pub struct PendingRecord {
     features: Option<Vec<String>>,
     label_column: Option<String>,
     labels: Option<Vec<String>>,
+}
+
+impl PendingRecord {
+    pub(super) fn new(
+        dtype: &str,
+        features: Option<Vec<String>>,
+        label_column: Option<String>,
+        labels: Option<Vec<String>>,
+    ) -> PendingRecord {
+        PendingRecord {
+            dtype: dtype.to_owned(),
+            features,
+            label_column,
+            labels,
+        }
+    }
+}
+
+/// An upload read and written as a data file, not yet a dataset: dropping it removes the file.
+#[derive(Debug)]
+pub struct StagedDataset {
+    file: TempPath,
+    rows: usize,
+    dim: usize,
+    bytes: u64,
+    pending: PendingRecord,
 }

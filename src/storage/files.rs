@@ -9,7 +9,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
-use tempfile::TempPath;
+use tempfile::{NamedTempFile, TempPath};
 
 /// In the name of every temporary file, after a leading `.` and the name of the file it will
 /// become: [`super::ModelStore::open`] removes files with this marker left by a crash.
@@ -102,13 +102,19 @@ pub fn read_rest(file: &mut File, mut bytes: Vec<u8>, len: u64) -> io::Result<Ve
 /// created exclusively (a planted file or symlink at that name makes another name be drawn),
 /// and flushed to disk. The file is removed when the returned path is dropped, unless kept.
 pub fn write_temp(dir: &Path, file_name: &str, bytes: &[u8]) -> io::Result<TempPath> {
-    let mut file = tempfile::Builder::new()
-        .prefix(&format!(".{file_name}{TEMP_MARKER}"))
-        .rand_bytes(TEMP_RANDOM_CHARS)
-        .tempfile_in(dir)?;
+    let mut file = create_temp(dir, file_name)?;
     file.write_all(bytes)?;
     file.as_file().sync_all()?;
     Ok(file.into_temp_path())
+}
+
+/// A new empty file in `dir` named `.{file_name}.tmp-` and 16 random characters, created
+/// exclusively; removed when dropped, unless kept.
+pub fn create_temp(dir: &Path, file_name: &str) -> io::Result<NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(&format!(".{file_name}{TEMP_MARKER}"))
+        .rand_bytes(TEMP_RANDOM_CHARS)
+        .tempfile_in(dir)
 }
 
 /// Writes `bytes` to a temporary file beside `path` ([`write_temp`]), renames it over `path`

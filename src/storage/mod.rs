@@ -19,6 +19,7 @@
 mod cache;
 mod datasets;
 mod files;
+mod ingest;
 mod journal;
 mod loaded;
 mod meta;
@@ -43,7 +44,7 @@ use journal::Intent;
 
 pub use cache::{DEFAULT_CACHE_BYTES, ModelCache};
 pub use datasets::{
-    CsvOptions, DatasetError, DatasetHold, DatasetRecord, DatasetStore, PendingRecord,
+    CsvOptions, DatasetError, DatasetHold, DatasetRecord, DatasetStore, StagedDataset,
 };
 pub use loaded::LoadedMap;
 pub use meta::{ModelMeta, OptionsRecord, ScalerRecord, TrainingStatus};

@@ -6,7 +6,9 @@
 //! file's real length, so a 137-byte file claiming a terabyte allocates nothing; only a file
 //! whose header tells the truth is handed to ndarray-npy.
 
-use ndarray::{Array2, Array3, ArrayD, Ix2, Ix3};
+use std::io::{self, Read, Seek, SeekFrom};
+
+use ndarray::{Array2, Array3, ArrayD, Ix3, ShapeBuilder};
 use ndarray_npy::{ReadNpyError, ReadNpyExt, WriteNpyExt};
 
 use crate::som::{SizeLimits, SomError};
@@ -36,6 +38,9 @@ pub struct NpyHeader {
     pub data_offset: usize,
     /// Bytes per element: 4 (f32) or 8 (f64).
     pub item_size: usize,
+    pub big_endian: bool,
+    /// The first index varies fastest in the file (column-major).
+    pub fortran_order: bool,
     pub shape: Vec<usize>,
 }
 
@@ -76,8 +81,52 @@ impl NpyHeader {
         Ok(NpyHeader {
             data_offset: start + len,
             item_size,
+            big_endian: dict.descr.starts_with('>'),
+            fortran_order: dict.fortran_order,
             shape: dict.shape,
         })
+    }
+
+    /// Reads and parses the header at the start of `file`, leaving it at the first data byte.
+    pub fn read_from(file: &mut (impl Read + Seek)) -> Result<NpyHeader, NpyError> {
+        let mut head = Vec::new();
+        let read = |err: io::Error| NpyError::Invalid(format!("cannot read the file: {err}"));
+        file.take(MAX_HEADER_LEN as u64 + 12)
+            .read_to_end(&mut head)
+            .map_err(read)?;
+        let header = NpyHeader::parse(&head)?;
+        file.seek(SeekFrom::Start(header.data_offset as u64))
+            .map_err(read)?;
+        Ok(header)
+    }
+
+    /// Checks that the header describes data `(rows, dim)` with at least one value; returns
+    /// that shape.
+    pub fn check_data(&self) -> Result<[usize; 2], NpyError> {
+        let shape = &self.shape;
+        let &[rows, dim] = shape.as_slice() else {
+            return Err(NpyError::Invalid(format!(
+                "the array has shape {shape:?}; data needs 2 dimensions (samples, dim)"
+            )));
+        };
+        if rows == 0 || dim == 0 {
+            return Err(NpyError::Invalid(
+                "the data has no values: send at least one row of at least one number".into(),
+            ));
+        }
+        Ok([rows, dim])
+    }
+
+    /// Decodes `bytes`, whole elements of the header's type in its byte order, into `out`.
+    pub fn decode(&self, bytes: &[u8], out: &mut [f64]) {
+        debug_assert_eq!(bytes.len(), out.len() * self.item_size);
+        let elements = bytes.chunks_exact(self.item_size).zip(out);
+        match (self.item_size, self.big_endian) {
+            (8, false) => elements.for_each(|(b, o)| *o = f64::from_le_bytes(eight(b))),
+            (8, true) => elements.for_each(|(b, o)| *o = f64::from_be_bytes(eight(b))),
+            (_, false) => elements.for_each(|(b, o)| *o = f32::from_le_bytes(four(b)).into()),
+            (_, true) => elements.for_each(|(b, o)| *o = f32::from_be_bytes(four(b)).into()),
+        }
     }
 
     /// Elements the header promises, or `None` past `usize`.
@@ -125,10 +174,62 @@ impl NpyHeader {
     }
 }
 
+fn eight(bytes: &[u8]) -> [u8; 8] {
+    bytes.try_into().expect("chunks of 8 bytes")
+}
+
+fn four(bytes: &[u8]) -> [u8; 4] {
+    bytes.try_into().expect("chunks of 4 bytes")
+}
+
+/// Bytes of the header [`data_header`] writes: room for any 2-D shape, and a multiple of 64 as
+/// numpy aligns its headers.
+pub const DATA_HEADER_LEN: usize = 128;
+
+/// The header of a little-endian f64, C-order `.npy` of shape `(rows, dim)`, padded with
+/// spaces to [`DATA_HEADER_LEN`] bytes whatever the shape, so that it can be written once the
+/// number of rows is known, over room left for it.
+pub fn data_header(rows: usize, dim: usize) -> [u8; DATA_HEADER_LEN] {
+    let dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
+    let mut header = [b' '; DATA_HEADER_LEN];
+    header[..6].copy_from_slice(MAGIC);
+    header[6..8].copy_from_slice(&[1, 0]);
+    let len = u16::try_from(DATA_HEADER_LEN - 10).expect("the header is short");
+    header[8..10].copy_from_slice(&len.to_le_bytes());
+    header[10..10 + dict.len()].copy_from_slice(dict.as_bytes());
+    header[DATA_HEADER_LEN - 1] = b'\n';
+    header
+}
+
+/// Values decoded per read when data is streamed: 1 MiB of f64.
+pub const CHUNK_VALUES: usize = 1 << 17;
+
+/// Reads the data of a checked 2-D `header` `(rows, dim)` from `reader`, positioned at the
+/// first data byte, into one array (in the file's order, C or Fortran), widening f32 as it
+/// goes: nothing but the array and one chunk of bytes is allocated.
+pub fn read_data(header: &NpyHeader, reader: &mut impl Read) -> Result<Array2<f64>, NpyError> {
+    let [rows, dim] = header.check_data()?;
+    let shape = (rows, dim).set_f(header.fortran_order);
+    let mut data = Array2::<f64>::zeros(shape);
+    let values = data
+        .as_slice_memory_order_mut()
+        .expect("a new array is contiguous");
+    let mut bytes = vec![0; CHUNK_VALUES.min(values.len()) * header.item_size];
+    for chunk in values.chunks_mut(CHUNK_VALUES) {
+        let bytes = &mut bytes[..chunk.len() * header.item_size];
+        reader
+            .read_exact(bytes)
+            .map_err(|err| NpyError::Invalid(format!("the data cannot be read: {err}")))?;
+        header.decode(bytes, chunk);
+    }
+    Ok(data)
+}
+
 /// The dict of a `.npy` header, a Python literal such as
 /// `{'descr': '<f8', 'fortran_order': False, 'shape': (4, 6, 3), }`.
 struct HeaderDict {
     descr: String,
+    fortran_order: bool,
     shape: Vec<usize>,
 }
 
@@ -152,7 +253,11 @@ impl HeaderDict {
             }
         }
         match (descr, fortran_order, shape) {
-            (Some(descr), Some(_), Some(shape)) => Ok(HeaderDict { descr, shape }),
+            (Some(descr), Some(fortran_order), Some(shape)) => Ok(HeaderDict {
+                descr,
+                fortran_order,
+                shape,
+            }),
             _ => Err("the header lacks descr, fortran_order or shape".into()),
         }
     }
@@ -260,11 +365,8 @@ pub fn data_from_npy(bytes: &[u8]) -> Result<Array2<f64>, String> {
     header
         .check_len(bytes.len() as u64)
         .map_err(|err| err.to_string())?;
-    let array = float_array_from_npy(bytes)?;
-    let shape = array.shape().to_vec();
-    let data = array.into_dimensionality::<Ix2>().map_err(|_| {
-        format!("the array has shape {shape:?}; data needs 2 dimensions (samples, dim)")
-    })?;
+    let data =
+        read_data(&header, &mut &bytes[header.data_offset..]).map_err(|err| err.to_string())?;
     Ok(data.as_standard_layout().into_owned())
 }
 

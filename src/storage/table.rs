@@ -28,68 +28,80 @@ pub fn read_csv(
     delimiter: Option<char>,
     label_column: Option<&str>,
 ) -> Result<Table, String> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(index, line)| (index + 1, line))
-        .filter(|(_, line)| !line.trim().is_empty())
-        .peekable();
-    let Some(&(_, first)) = lines.peek() else {
-        if let Some(label) = label_column {
-            return Err(format!(
-                "the label column {label:?} needs a header row naming it; the text is empty"
-            ));
-        }
-        return Ok(Table {
-            values: Vec::new(),
-            shape: [0, 0],
-            header: None,
-            features: None,
-            labels: None,
-        });
-    };
-    let delimiter = delimiter.unwrap_or_else(|| detect_delimiter(first));
-    let header = first
-        .split(delimiter)
-        .all(|field| field.trim().parse::<f64>().is_err())
-        .then(|| first.to_owned());
-    if header.is_some() {
-        lines.next();
-    }
-    let names: Option<Vec<String>> = header.as_ref().map(|header| {
-        header
-            .split(delimiter)
-            .map(|f| f.trim().to_owned())
-            .collect()
-    });
-    let label_index = match (label_column, &names) {
-        (None, _) => None,
-        (Some(label), None) => {
-            return Err(format!(
-                "the label column {label:?} needs a header row naming it; the first row holds a number"
-            ));
-        }
-        (Some(label), Some(names)) => {
-            Some(names.iter().position(|name| name == label).ok_or_else(|| {
-                format!("the header has no column named {label:?}; its columns are {names:?}")
-            })?)
-        }
-    };
-
+    let mut reader = CsvReader::new(delimiter, label_column);
     let mut values = Vec::new();
-    let mut labels = label_index.map(|_| Vec::new());
-    // The first data row's line and width, which every other row must match.
-    let mut width: Option<(usize, usize)> = None;
-    let mut rows = 0;
-    for (line_number, line) in lines {
-        let before = values.len();
+    for (index, line) in text.lines().enumerate() {
+        reader.line(index + 1, line, &mut values)?;
+    }
+    reader.finish(values)
+}
+
+/// Reads a table a line at a time by [the module's rules](self), for text too large to hold:
+/// it keeps the header and the labels, and hands each row's numbers to the caller.
+#[derive(Debug)]
+pub struct CsvReader {
+    delimiter: Option<char>,
+    label_column: Option<String>,
+    /// Whether the first non-blank line, which settles the delimiter and the header, was read.
+    started: bool,
+    header: Option<String>,
+    names: Option<Vec<String>>,
+    label_index: Option<usize>,
+    labels: Option<Vec<String>>,
+    /// The first data row's line and width, which every other row must match.
+    width: Option<(usize, usize)>,
+    rows: usize,
+}
+
+impl CsvReader {
+    pub fn new(delimiter: Option<char>, label_column: Option<&str>) -> CsvReader {
+        CsvReader {
+            delimiter,
+            label_column: label_column.map(str::to_owned),
+            started: false,
+            header: None,
+            names: None,
+            label_index: None,
+            labels: None,
+            width: None,
+            rows: 0,
+        }
+    }
+
+    /// Data rows read so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Reads line `line_number` (1-based, without its line ending); a data row's numbers are
+    /// appended to `values`.
+    pub fn line(
+        &mut self,
+        line_number: usize,
+        line: &str,
+        values: &mut Vec<f64>,
+    ) -> Result<(), String> {
+        let line = match line_number {
+            1 => line.strip_prefix('\u{feff}').unwrap_or(line),
+            _ => line,
+        };
+        if line.trim().is_empty() {
+            return Ok(());
+        }
+        if !self.started {
+            self.started = true;
+            if self.start(line)? {
+                return Ok(());
+            }
+        }
+        let delimiter = self.delimiter.expect("the first line sets the delimiter");
+        let label_index = self.label_index;
         let mut fields = 0;
         for (index, field) in line.split(delimiter).enumerate() {
             fields += 1;
             let field = field.trim();
             if Some(index) == label_index {
-                if let Some(labels) = &mut labels {
+                if let Some(labels) = &mut self.labels {
                     labels.push(field.to_owned());
                 }
                 continue;
@@ -97,7 +109,7 @@ pub fn read_csv(
             let at = format!("line {line_number}, column {}", index + 1);
             let value = field.parse::<f64>().map_err(|_| {
                 let hint = if field.contains(DELIMITERS) {
-                    format!(" (fields are separated by {delimiter:?}; --delimiter sets another)")
+                    format!(" (fields are separated by {delimiter:?}; --delimiter or ?delimiter= sets another)")
                 } else {
                     String::new()
                 };
@@ -115,8 +127,8 @@ pub fn read_csv(
                 "line {line_number} has {fields} fields and no label column: every row must have the same length"
             ));
         }
-        match width {
-            None => width = Some((line_number, fields)),
+        match self.width {
+            None => self.width = Some((line_number, fields)),
             Some((first_line, expected)) if expected != fields => {
                 return Err(format!(
                     "line {line_number} has {fields} fields but line {first_line} has {expected}: every row must have the same length"
@@ -124,25 +136,85 @@ pub fn read_csv(
             }
             Some(_) => {}
         }
-        debug_assert!(values.len() - before <= fields);
-        rows += 1;
+        self.rows += 1;
+        Ok(())
     }
-    let numeric = width.map_or(0, |(_, fields)| fields - usize::from(label_index.is_some()));
-    let features = names.map(|names| {
-        names
-            .into_iter()
-            .enumerate()
-            .filter(|(index, _)| Some(*index) != label_index)
-            .map(|(_, name)| name)
-            .collect()
-    });
-    Ok(Table {
-        values,
-        shape: [rows, if rows == 0 { 0 } else { numeric }],
-        header,
-        features,
-        labels,
-    })
+
+    /// Settles the delimiter, the header and the label column from the first non-blank line;
+    /// returns whether that line was the header.
+    fn start(&mut self, first: &str) -> Result<bool, String> {
+        let delimiter = *self
+            .delimiter
+            .get_or_insert_with(|| detect_delimiter(first));
+        let is_header = first
+            .split(delimiter)
+            .all(|field| field.trim().parse::<f64>().is_err());
+        if is_header {
+            self.header = Some(first.to_owned());
+            self.names = Some(
+                first
+                    .split(delimiter)
+                    .map(|f| f.trim().to_owned())
+                    .collect(),
+            );
+        }
+        self.label_index = match (&self.label_column, &self.names) {
+            (None, _) => None,
+            (Some(label), None) => {
+                return Err(format!(
+                    "the label column {label:?} needs a header row naming it; the first row holds a number"
+                ));
+            }
+            (Some(label), Some(names)) => {
+                Some(names.iter().position(|name| name == label).ok_or_else(|| {
+                    format!("the header has no column named {label:?}; its columns are {names:?}")
+                })?)
+            }
+        };
+        self.labels = self.label_index.map(|_| Vec::new());
+        Ok(is_header)
+    }
+
+    /// The table, once every line was read, with the `values` the caller kept (none when it
+    /// wrote them elsewhere).
+    pub fn finish(self, values: Vec<f64>) -> Result<Table, String> {
+        if let (false, Some(label)) = (self.started, &self.label_column) {
+            return Err(format!(
+                "the label column {label:?} needs a header row naming it; the text is empty"
+            ));
+        }
+        let label_index = self.label_index;
+        let numeric = self
+            .width
+            .map_or(0, |(_, fields)| fields - usize::from(label_index.is_some()));
+        let features = self.names.map(|names| {
+            names
+                .into_iter()
+                .enumerate()
+                .filter(|(index, _)| Some(*index) != label_index)
+                .map(|(_, name)| name)
+                .collect()
+        });
+        Ok(Table {
+            values,
+            shape: [self.rows, if self.rows == 0 { 0 } else { numeric }],
+            header: self.header,
+            features,
+            labels: self.labels,
+        })
+    }
+}
+
+/// A delimiter given as text (`--delimiter`, `?delimiter=`): one character that cannot be part of a number, or `tab`.
+pub fn parse_delimiter(text: &str) -> Result<char, String> {
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        _ if text.eq_ignore_ascii_case("tab") => Ok('\t'),
+        (Some(c), None) if !(c.is_alphanumeric() || matches!(c, '.' | '-' | '+')) => Ok(c),
+        _ => Err(format!(
+            "expected one character that is not part of a number (e.g. ';') or 'tab'; got {text:?}"
+        )),
+    }
 }
 
 /// The candidate found most often in the first row (a one-column file has none: `,`).
@@ -158,6 +230,16 @@ fn detect_delimiter(first_row: &str) -> char {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delimiters_are_one_character_outside_numbers_or_tab() {
+        assert_eq!(parse_delimiter(";"), Ok(';'));
+        assert_eq!(parse_delimiter("TAB"), Ok('\t'));
+        assert_eq!(parse_delimiter("|"), Ok('|'));
+        for bad in ["", ".", "-", "e", "7", ";;"] {
+            assert!(parse_delimiter(bad).is_err(), "{bad:?}");
+        }
+    }
 
     fn rows(text: &str) -> Result<(Vec<f64>, [usize; 2]), String> {
         read_csv(text, None, None).map(|table| (table.values, table.shape))
