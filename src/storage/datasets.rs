@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -31,7 +31,7 @@ use tempfile::NamedTempFile;
 
 use super::files::{self, OpenError, TEMP_MARKER};
 use super::names::validate_name;
-use super::npy::{self, NpyHeader};
+use super::npy::{self, DataReadError};
 use super::table::read_csv;
 use crate::som::check_finite;
 
@@ -208,23 +208,31 @@ impl DatasetStore {
         csv: &CsvOptions,
     ) -> Result<(Array2<f64>, PendingRecord), DatasetError> {
         let invalid = DatasetError::InvalidData;
-        let bytes = fs::read(upload).map_err(|source| DatasetError::Io {
+        let read_error = |source| DatasetError::Io {
             action: "read",
             path: upload.to_owned(),
             source,
-        })?;
-        let (data, pending) = if bytes.starts_with(MAGIC) {
-            let header = NpyHeader::parse(&bytes).map_err(|err| invalid(err.to_string()))?;
-            header
-                .check_len(bytes.len() as u64)
-                .map_err(|err| invalid(err.to_string()))?;
+        };
+        let mut file = fs::File::open(upload).map_err(read_error)?;
+        let len = file.metadata().map_err(read_error)?.len();
+        let mut magic = Vec::with_capacity(MAGIC.len());
+        (&mut file)
+            .take(MAGIC.len() as u64)
+            .read_to_end(&mut magic)
+            .map_err(read_error)?;
+        file.seek(SeekFrom::Start(0)).map_err(read_error)?;
+        let (data, pending) = if magic == MAGIC {
+            let (header, data) = npy::read_data_npy(&mut file, len).map_err(|err| match err {
+                DataReadError::Read(source) => read_error(source),
+                DataReadError::Invalid(reason) => {
+                    invalid(format!("the body is not a usable .npy: {reason}"))
+                }
+            })?;
             let dtype = if header.item_size == 4 {
                 "float32"
             } else {
                 "float64"
             };
-            let data = npy::data_from_npy(&bytes)
-                .map_err(|reason| invalid(format!("the body is not a usable .npy: {reason}")))?;
             let pending = PendingRecord {
                 dtype: dtype.into(),
                 features: None,
@@ -233,6 +241,7 @@ impl DatasetStore {
             };
             (data, pending)
         } else {
+            let bytes = files::read_rest(&mut file, Vec::new(), len).map_err(read_error)?;
             if csv.label_column.is_some() && bytes.is_empty() {
                 return Err(invalid("the body is empty".into()));
             }
@@ -389,13 +398,10 @@ impl DatasetStore {
         };
         let (mut file, metadata) = files::open_regular(&self.dir.join(&record.data_file))
             .map_err(|_| unreadable("its data file is missing".into()))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(self.io("read"))?;
-        let header = NpyHeader::parse(&bytes).map_err(|err| unreadable(err.to_string()))?;
-        header
-            .check_len(metadata.len())
-            .map_err(|err| unreadable(err.to_string()))?;
-        let data = npy::data_from_npy(&bytes).map_err(unreadable)?;
+        let (_, data) = npy::read_data_npy(&mut file, metadata.len()).map_err(|err| match err {
+            DataReadError::Read(source) => self.io("read")(source),
+            DataReadError::Invalid(reason) => unreadable(reason),
+        })?;
         Ok((data, record))
     }
 

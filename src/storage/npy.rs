@@ -1,12 +1,17 @@
-//! Reading and writing weights as `.npy`.
+//! Reading weights and data as `.npy`, and writing weights.
 //!
 //! Reading accepts what users drop in: f32 or f64, either byte order, C or Fortran order.
-//! It never unpickles, and refuses anything that is not a 3-D array of finite numbers with every
-//! side at least 1. The header is parsed here first and checked against the size limits and the
-//! file's real length, so a 137-byte file claiming a terabyte allocates nothing; only a file
-//! whose header tells the truth is handed to ndarray-npy.
+//! It never unpickles. Weights must be a 3-D array of finite numbers with every side at least
+//! 1; data a 2-D array. The header is parsed here first and checked against the size limits
+//! and the file's real length, so a 137-byte file claiming a terabyte allocates nothing.
+//! Weights whose header tells the truth are handed to ndarray-npy. Data, which may be
+//! gigabytes, is decoded here as it streams in ([`read_data_npy`]): straight into the one
+//! `(n, dim)` f64 array the training uses, through a buffer of [`CHUNK_BYTES`], so reading a
+//! file of B bytes needs B of memory (2 B for float32, widened once) and no other copy.
 
-use ndarray::{Array2, Array3, ArrayD, Ix2, Ix3};
+use std::io::{self, Read};
+
+use ndarray::{Array2, Array3, ArrayD, Ix3};
 use ndarray_npy::{ReadNpyError, ReadNpyExt, WriteNpyExt};
 
 use crate::som::{SizeLimits, SomError};
@@ -36,6 +41,10 @@ pub struct NpyHeader {
     pub data_offset: usize,
     /// Bytes per element: 4 (f32) or 8 (f64).
     pub item_size: usize,
+    /// The bytes of each element are most significant first (`>f8`).
+    pub big_endian: bool,
+    /// The elements are stored column by column (the first index varies fastest).
+    pub fortran_order: bool,
     pub shape: Vec<usize>,
 }
 
@@ -73,9 +82,16 @@ impl NpyHeader {
                 )));
             }
         };
+        let big_endian = match dict.descr.as_bytes()[0] {
+            b'>' => true,
+            b'=' => cfg!(target_endian = "big"),
+            _ => false,
+        };
         Ok(NpyHeader {
             data_offset: start + len,
             item_size,
+            big_endian,
+            fortran_order: dict.fortran_order,
             shape: dict.shape,
         })
     }
@@ -129,6 +145,7 @@ impl NpyHeader {
 /// `{'descr': '<f8', 'fortran_order': False, 'shape': (4, 6, 3), }`.
 struct HeaderDict {
     descr: String,
+    fortran_order: bool,
     shape: Vec<usize>,
 }
 
@@ -152,7 +169,11 @@ impl HeaderDict {
             }
         }
         match (descr, fortran_order, shape) {
-            (Some(descr), Some(_), Some(shape)) => Ok(HeaderDict { descr, shape }),
+            (Some(descr), Some(fortran_order), Some(shape)) => Ok(HeaderDict {
+                descr,
+                fortran_order,
+                shape,
+            }),
             _ => Err("the header lacks descr, fortran_order or shape".into()),
         }
     }
@@ -252,20 +273,115 @@ pub fn weights_from_npy(bytes: &[u8], limits: &SizeLimits) -> Result<Array3<f64>
     Ok(weights.as_standard_layout().into_owned())
 }
 
-/// Reads `(n, dim)` data from the bytes of a `.npy` file, or says why not. The header must agree
-/// with the bytes' length, so nothing larger than the file is allocated. Values are not checked
-/// here: the core's checks name the bad row and column.
+/// Reads `(n, dim)` data from the bytes of a `.npy` file, or says why not (see
+/// [`read_data_npy`]).
 pub fn data_from_npy(bytes: &[u8]) -> Result<Array2<f64>, String> {
-    let header = NpyHeader::parse(bytes).map_err(|err| err.to_string())?;
-    header
-        .check_len(bytes.len() as u64)
-        .map_err(|err| err.to_string())?;
-    let array = float_array_from_npy(bytes)?;
-    let shape = array.shape().to_vec();
-    let data = array.into_dimensionality::<Ix2>().map_err(|_| {
-        format!("the array has shape {shape:?}; data needs 2 dimensions (samples, dim)")
-    })?;
-    Ok(data.as_standard_layout().into_owned())
+    let mut reader = bytes;
+    match read_data_npy(&mut reader, bytes.len() as u64) {
+        Ok((_, data)) => Ok(data),
+        Err(DataReadError::Invalid(reason)) => Err(reason),
+        Err(DataReadError::Read(err)) => unreachable!("reading memory cannot fail: {err}"),
+    }
+}
+
+/// Why a `.npy` stream did not give data.
+#[derive(Debug, thiserror::Error)]
+pub enum DataReadError {
+    /// The stream failed (not the file's fault).
+    #[error("cannot read: {0}")]
+    Read(#[from] io::Error),
+    /// Not a `.npy` file, a wrong type or shape, a length that disagrees with the header.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Bytes of a `.npy` file decoded at a time while reading data: the one buffer beside the
+/// data.
+pub const CHUNK_BYTES: usize = 1 << 20;
+
+/// Reads `(n, dim)` data, in C order, and its header from a `.npy` stream of `len` bytes (the
+/// file's length): float32 widened to f64 as it is decoded, either byte order, Fortran order
+/// put in C order as it is decoded. Nothing is allocated before the header agrees with `len`,
+/// and then only the data and one buffer of [`CHUNK_BYTES`]. Values are not checked here: the
+/// core's checks name the bad row and column.
+///
+/// # Errors
+/// [`DataReadError::Read`] when `reader` fails; [`DataReadError::Invalid`] for anything else.
+pub fn read_data_npy(
+    reader: &mut impl Read,
+    len: u64,
+) -> Result<(NpyHeader, Array2<f64>), DataReadError> {
+    let invalid = |err: NpyError| DataReadError::Invalid(err.to_string());
+    let mut buffer = Vec::with_capacity(CHUNK_BYTES.max(MAX_HEADER_LEN + 12));
+    reader
+        .take((MAX_HEADER_LEN + 12) as u64)
+        .read_to_end(&mut buffer)?;
+    let header = NpyHeader::parse(&buffer).map_err(invalid)?;
+    header.check_len(len).map_err(invalid)?;
+    let &[n, dim] = header.shape.as_slice() else {
+        return Err(DataReadError::Invalid(format!(
+            "the array has shape {:?}; data needs 2 dimensions (samples, dim)",
+            header.shape
+        )));
+    };
+    let mut values = vec![0.0; n * dim];
+    buffer.drain(..header.data_offset);
+    let item = header.item_size;
+    let mut decoded = 0;
+    let mut scratch = Vec::new();
+    while decoded < values.len() {
+        let wanted = CHUNK_BYTES.min((values.len() - decoded) * item);
+        if buffer.len() < wanted {
+            let have = buffer.len();
+            buffer.resize(wanted, 0);
+            reader.read_exact(&mut buffer[have..]).map_err(|err| {
+                if err.kind() == io::ErrorKind::UnexpectedEof {
+                    DataReadError::Invalid(
+                        "the file is truncated: it holds less data than its header says".into(),
+                    )
+                } else {
+                    DataReadError::Read(err)
+                }
+            })?;
+        }
+        let count = wanted / item;
+        let bytes = &buffer[..count * item];
+        if header.fortran_order && n > 1 && dim > 1 {
+            scratch.resize(count, 0.0);
+            decode(bytes, &header, &mut scratch);
+            let (mut row, mut col) = (decoded % n, decoded / n);
+            for &value in &scratch {
+                values[row * dim + col] = value;
+                row += 1;
+                if row == n {
+                    row = 0;
+                    col += 1;
+                }
+            }
+        } else {
+            decode(bytes, &header, &mut values[decoded..decoded + count]);
+        }
+        decoded += count;
+        buffer.drain(..count * item);
+    }
+    let data = Array2::from_shape_vec((n, dim), values).expect("the header's shape sized it");
+    Ok((header, data))
+}
+
+/// Decodes `out.len()` elements of the header's type from `bytes`.
+fn decode(bytes: &[u8], header: &NpyHeader, out: &mut [f64]) {
+    match (header.item_size, header.big_endian) {
+        (8, false) => decode_with(bytes, out, f64::from_le_bytes),
+        (8, true) => decode_with(bytes, out, f64::from_be_bytes),
+        (_, false) => decode_with(bytes, out, |b| f64::from(f32::from_le_bytes(b))),
+        (_, true) => decode_with(bytes, out, |b| f64::from(f32::from_be_bytes(b))),
+    }
+}
+
+fn decode_with<const N: usize>(bytes: &[u8], out: &mut [f64], from: impl Fn([u8; N]) -> f64) {
+    for (value, b) in out.iter_mut().zip(bytes.chunks_exact(N)) {
+        *value = from(b.try_into().expect("chunks of N bytes"));
+    }
 }
 
 fn float_array_from_npy(bytes: &[u8]) -> Result<ArrayD<f64>, String> {
