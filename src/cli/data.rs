@@ -1,4 +1,5 @@
-//! Data files for the command line: `.npy` (2-D), `.csv` and `.json`.
+//! Data files for the command line: `.npy` (2-D, streamed as the service reads datasets),
+//! `.csv` and `.json`.
 //!
 //! CSV is read strictly: a mistyped number is an error naming its line and column, never a row
 //! silently taken for a header, so what trains is exactly what the file says.
@@ -9,7 +10,7 @@ use ndarray::Array2;
 
 use super::CliError;
 use crate::som::{check_finite, data_from_flat, data_from_rows};
-use crate::storage::data_from_npy;
+use crate::storage::data_from_npy_file;
 use crate::storage::table::read_csv;
 
 /// Reads `(n, dim)` data from a file, choosing the format by its extension. `delimiter`
@@ -20,13 +21,14 @@ pub fn read_data(path: &Path, delimiter: Option<char>) -> Result<Array2<f64>, Cl
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     let bad = |reason: String| CliError::BadInput(format!("{}: {reason}", path.display()));
-    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let cannot_read = |e: std::io::Error| bad(format!("cannot read: {e}"));
+    if extension.as_deref() == Some("npy") {
+        let data = data_from_npy_file(path).map_err(bad)?;
+        check_finite(data.view()).map_err(|e| bad(e.to_string()))?;
+        return Ok(data);
+    }
+    let bytes = std::fs::read(path).map_err(cannot_read)?;
     match extension.as_deref() {
-        Some("npy") => {
-            let data = data_from_npy(&bytes).map_err(bad)?;
-            check_finite(data.view()).map_err(|e| bad(e.to_string()))?;
-            Ok(data)
-        }
         Some("csv") => {
             let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8 text".into()))?;
             let table = read_csv(&text, delimiter, None).map_err(bad)?;

@@ -49,7 +49,7 @@ pub use datasets::{
 pub use loaded::LoadedMap;
 pub use meta::{ModelMeta, OptionsRecord, ScalerRecord, TrainingStatus};
 pub use names::{MAX_NAME_LEN, model_name, python_float_repr, validate_name};
-pub use npy::{NpyError, data_from_npy, weights_from_npy, weights_to_npy};
+pub use npy::{NpyError, data_from_npy, data_from_npy_file, weights_from_npy, weights_to_npy};
 
 /// Everything that can go wrong with stored models.
 #[derive(Debug, thiserror::Error)]

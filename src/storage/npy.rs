@@ -370,6 +370,23 @@ pub fn data_from_npy(bytes: &[u8]) -> Result<Array2<f64>, String> {
     Ok(data.as_standard_layout().into_owned())
 }
 
+/// Reads `(n, dim)` data from the `.npy` file at `path` as [`data_from_npy`] does, streaming:
+/// the file's bytes are never held whole (the command line reads files of any size the memory
+/// allows this way). Values are not checked here.
+pub fn data_from_npy_file(path: &std::path::Path) -> Result<Array2<f64>, String> {
+    let mut file = std::fs::File::open(path).map_err(|err| format!("cannot read: {err}"))?;
+    let len = (file.metadata())
+        .map_err(|err| format!("cannot read: {err}"))?
+        .len();
+    let header = NpyHeader::read_from(&mut file).map_err(|err| err.to_string())?;
+    header.check_len(len).map_err(|err| err.to_string())?;
+    let data = read_data(&header, &mut io::BufReader::new(file)).map_err(|err| err.to_string())?;
+    Ok(match data.is_standard_layout() {
+        true => data,
+        false => data.as_standard_layout().into_owned(),
+    })
+}
+
 fn float_array_from_npy(bytes: &[u8]) -> Result<ArrayD<f64>, String> {
     match ArrayD::<f64>::read_npy(bytes) {
         Ok(array) => Ok(array),

@@ -217,6 +217,85 @@ fn a_file_dropped_in_is_listed_at_once() {
     assert_eq!(store.list().unwrap().to_vec(), ["new"]);
 }
 
+/// A `.npy` of `shape` in C order, whose element `i` (in file order) is `value(i)`, encoded
+/// as `descr` says (`<f8`, `>f8`, `<f4`, `>f4`).
+fn npy_of(
+    descr: &str,
+    fortran_order: bool,
+    shape: [usize; 2],
+    value: impl Fn(usize) -> f64,
+) -> Vec<u8> {
+    let order = if fortran_order { "True" } else { "False" };
+    let (rows, cols) = (shape[0], shape[1]);
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': ({rows}, {cols}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for i in 0..shape[0] * shape[1] {
+        let v = value(i);
+        match descr {
+            "<f8" => bytes.extend_from_slice(&v.to_le_bytes()),
+            ">f8" => bytes.extend_from_slice(&v.to_be_bytes()),
+            "<f4" => bytes.extend_from_slice(&(v as f32).to_le_bytes()),
+            ">f4" => bytes.extend_from_slice(&(v as f32).to_be_bytes()),
+            other => panic!("{other}"),
+        }
+    }
+    bytes
+}
+
+/// Gives its bytes a few at a time, as a pipe or a slow disk may.
+struct Dribble<'a>(&'a [u8]);
+
+impl std::io::Read for Dribble<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.0.len()).min(7);
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn data_reads_in_every_type_byte_order_and_layout_as_the_same_c_order_array() {
+    // Over a few decoding chunks, so rows and columns straddle the chunks' edges.
+    let [n, dim] = [npy::CHUNK_VALUES / 7 + 3, 7];
+    let want = Array2::from_shape_fn((n, dim), |(r, c)| (r * dim + c) as f64 * 0.5);
+    for descr in ["<f8", ">f8", "<f4", ">f4"] {
+        for fortran_order in [false, true] {
+            let bytes = npy_of(descr, fortran_order, [n, dim], |i| {
+                let (r, c) = if fortran_order {
+                    (i % n, i / n)
+                } else {
+                    (i / dim, i % dim)
+                };
+                want[[r, c]]
+            });
+            let header = npy::NpyHeader::parse(&bytes).unwrap();
+            assert_eq!(header.item_size, if descr.ends_with('8') { 8 } else { 4 });
+            let got = npy::read_data(&header, &mut Dribble(&bytes[header.data_offset..]));
+            assert_eq!(got.unwrap(), want, "{descr} fortran_order={fortran_order}");
+            assert_eq!(data_from_npy(&bytes).unwrap(), want);
+        }
+    }
+}
+
+#[test]
+fn data_that_is_not_two_dimensional_or_shorter_than_its_header_is_refused() {
+    let weights = fs::read(fixture("npy-edge/f64_c_order_4x6x3.npy")).unwrap();
+    let err = data_from_npy(&weights).unwrap_err();
+    assert!(err.contains("data needs 2 dimensions"), "{err}");
+    let mut short = npy_of("<f8", false, [4, 3], |i| i as f64);
+    short.truncate(short.len() - 8);
+    let err = data_from_npy(&short).unwrap_err();
+    assert!(err.contains("truncated"), "{err}");
+}
+
 /// A `.npy` of `extra` data bytes whose header claims `shape`, as an attacker would send.
 pub(crate) fn lying_npy(shape: &str, extra: usize) -> Vec<u8> {
     let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");

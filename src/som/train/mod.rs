@@ -16,6 +16,7 @@ mod stencil;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use ndarray::{Array2, Array3, ArrayView2, CowArray, Ix2};
+use rayon::prelude::*;
 
 use super::codebook::Codebook;
 use super::init::{Generator, Initial, generator, initial_weights};
@@ -319,7 +320,7 @@ impl Outcome {
         // Batch measured the final map in its last search pass.
         let quality = match self.quality_per_iteration.as_ref().and_then(|q| q.last()) {
             Some(&last) => last,
-            None => [map.quantization_error(data)?, map.topographic_error(data)?],
+            None => final_quality(&map, data)?,
         };
         let predictions = match self.bmus {
             Some(_) => Some(map.predict(data)?),
@@ -336,5 +337,59 @@ impl Outcome {
             scaler,
             stats: self.stats,
         })
+    }
+}
+
+/// `[quantization error, topographic error]` of `map` on `data` `(n, dim)` (the map's
+/// dimension) in one search pass, the nearest two nodes of each vector: the very numbers of
+/// [`Codebook::quantization_error`] and [`Codebook::topographic_error`], which search twice
+/// (on 16,000 x 300 the second search cost a quarter of ten online iterations).
+fn final_quality(map: &Codebook, data: ArrayView2<f64>) -> Result<[f64; 2], SomError> {
+    if map.nodes() < 2 || data.ncols() != map.dim() || data.nrows() == 0 {
+        return Ok([map.quantization_error(data)?, map.topographic_error(data)?]);
+    }
+    let data = data.as_standard_layout();
+    let values = data
+        .as_slice()
+        .expect("a standard layout array is contiguous");
+    let per_vector: Vec<(f64, bool)> = values
+        .par_chunks(map.dim())
+        .with_min_len(16)
+        .map(|v| {
+            let (first, second) = map.nearest_two(v);
+            let separated = !map.grid().are_neighbours(first.1, second.1);
+            (map.distance().finish(first.0), separated)
+        })
+        .collect();
+    let n = per_vector.len() as f64;
+    let distances: f64 = per_vector.iter().map(|&(distance, _)| distance).sum();
+    let separated = per_vector
+        .iter()
+        .filter(|&&(_, separated)| separated)
+        .count();
+    Ok([distances / n, separated as f64 / n])
+}
+
+#[cfg(test)]
+mod final_quality_tests {
+    use super::*;
+    use crate::som::{Distance, Topology, random_weights};
+
+    #[test]
+    fn final_quality_is_the_codebooks_two_errors_to_the_bit() {
+        let data = Array2::from_shape_fn((500, 7), |(i, k)| ((i * 13 + k * 5) % 17) as f64 / 17.0);
+        for (rows, cols) in [(1, 1), (1, 2), (6, 5), (20, 20)] {
+            for topology in [Topology::Rectangular, Topology::Hexagonal] {
+                let map = Codebook::from_weights(random_weights(rows, cols, 7, 3).view()).with(
+                    topology,
+                    false,
+                    Distance::Euclidean,
+                );
+                let both = final_quality(&map, data.view()).unwrap();
+                let qe = map.quantization_error(data.view()).unwrap();
+                let te = map.topographic_error(data.view()).unwrap();
+                assert_eq!(both, [qe, te], "{rows}x{cols} {topology:?}");
+            }
+        }
     }
 }
