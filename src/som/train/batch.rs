@@ -156,7 +156,7 @@ fn search(
     control: &TrainControl,
 ) -> u64 {
     if let Some(search) = candidates
-        && search.set_nodes(weights)
+        && search.can_search(weights)
     {
         search.search(samples, weights, found, control);
         return 0;
