@@ -19,7 +19,7 @@ use ndarray::{Array3, Axis, Slice};
 use super::rendezvous::{Rendezvous, StopIfUnwinding};
 use super::stencil::Stencil;
 use super::{Outcome, TrainControl, TrainSettings, TrainStats};
-use crate::som::codebook::{BLOCK, BlockNearest, Codebook, Scratch, UNKNOWN_OFFSET};
+use crate::som::codebook::{BLOCK, BlockNearest, Codebook, Scratch, UNKNOWN_OFFSET, vectorised};
 use crate::som::init::{Generator, shuffle};
 use crate::som::options::Order;
 use crate::som::params::{CheckedParams, SomError};
@@ -94,6 +94,9 @@ pub(super) fn train(
     })
 }
 
+/// A sample without a guess in [`Band::guesses`].
+const NO_GUESS: u32 = u32::MAX;
+
 /// What every band reads.
 struct Shared<'a> {
     /// Sample values, contiguous, `(n, dim)`.
@@ -159,6 +162,14 @@ struct Band {
     /// Nearest node of each dirty block (reused).
     dirty_minima: Vec<BlockNearest>,
     scratch: Box<Scratch>,
+    /// Per sample, the band's node (in the band) nearest it when it was last presented
+    /// ([`NO_GUESS`] before): its distance, computed first, bounds the search at once.
+    guesses: Vec<u32>,
+    /// The current presentation's update as runs of consecutive nodes of the band,
+    /// `(first node, first factor in run_factors, length)` (reused).
+    runs: Vec<(usize, usize, usize)>,
+    /// The factors of [`Band::runs`], end to end (reused).
+    run_factors: Vec<f64>,
     presentation: u64,
     /// Flat index (in the whole map) of the best-matching node of every presentation, kept by
     /// the first band when recording.
@@ -187,6 +198,9 @@ impl Band {
             dirty: Vec::new(),
             dirty_minima: Vec::new(),
             scratch: Box::new([0.0; BLOCK]),
+            guesses: vec![NO_GUESS; samples],
+            runs: Vec::new(),
+            run_factors: Vec::new(),
             presentation: 0,
             bmus: Vec::new(),
             stats: TrainStats::default(),
@@ -238,7 +252,7 @@ impl Band {
                 if leader && shared.settings.record_bmus {
                     self.bmus.push(bmu);
                 }
-                pulp::Arch::new().dispatch(
+                vectorised(
                     #[inline(always)]
                     || self.update(v, bmu, &shared.grid),
                 );
@@ -269,9 +283,19 @@ impl Band {
         for &b in &self.dirty {
             minima[b] = (f64::NAN, UNKNOWN_OFFSET);
         }
-        let bound = minima
+        let cached = minima
             .iter()
             .fold(f64::INFINITY, |m, &(d, _)| if d < m { d } else { m });
+        // Late in training a sample's nearest node seldom moves: with its distance as the
+        // bound from the start, the search abandons most other nodes after a few components.
+        let guessed = match self.guesses[sample] {
+            NO_GUESS => None,
+            node => codebook.raw_distance(v, node as usize),
+        };
+        let bound = match guessed {
+            Some(d) if d < cached => d,
+            _ => cached,
+        };
 
         self.dirty_minima.clear();
         self.dirty_minima
@@ -299,6 +323,7 @@ impl Band {
             UNKNOWN_OFFSET => codebook.block_argmin(v, block, &mut self.scratch),
             offset => block * BLOCK + offset as usize,
         };
+        self.guesses[sample] = u32::try_from(local).unwrap_or(NO_GUESS);
         let (row, col) = (local / cols, local % cols);
         (
             distance,
@@ -308,13 +333,38 @@ impl Band {
 
     /// Moves every node of the band that the stencil reaches from `bmu` (a flat index in the
     /// whole map) towards `v`, and stamps the blocks it touched with the presentation.
+    ///
+    /// The stencil's row segments are first joined into runs of consecutive nodes (a segment
+    /// reaching the last column continues in the next row's first): a map 15 columns wide
+    /// otherwise updates each plane in pieces of at most 15 values, too short to vectorise.
     #[inline(always)]
     fn update(&mut self, v: &[f64], bmu: usize, grid: &Grid) {
+        self.collect_runs(bmu, grid);
+        let nodes = self.codebook.nodes();
+        let planes = self.codebook.planes_mut();
+        for &(start, first_factor, len) in &self.runs {
+            let factors = &self.run_factors[first_factor..first_factor + len];
+            for (plane, &vk) in planes.chunks_exact_mut(nodes).zip(v) {
+                for (w, &f) in plane[start..start + len].iter_mut().zip(factors) {
+                    *w += f * (vk - *w);
+                }
+            }
+            let blocks = start / BLOCK..=(start + len - 1) / BLOCK;
+            for stamp in &mut self.cache.updated_at[blocks] {
+                *stamp = self.presentation;
+            }
+            self.stats.nodes_updated += len as u64;
+        }
+    }
+
+    /// Fills [`Band::runs`] and [`Band::run_factors`] with the band's nodes that the stencil
+    /// reaches from `bmu`.
+    fn collect_runs(&mut self, bmu: usize, grid: &Grid) {
+        self.runs.clear();
+        self.run_factors.clear();
         let (rows, cols) = (grid.rows as isize, grid.cols as isize);
         let (br, bc) = ((bmu / grid.cols) as isize, (bmu % grid.cols) as isize);
-        let nodes = self.codebook.nodes();
         let shape = self.stencil.shape(bmu / grid.cols);
-        let planes = self.codebook.planes_mut();
         for span in &shape.spans {
             let row = br + span.dr;
             let row = match grid.toroidal {
@@ -346,18 +396,11 @@ impl Band {
                     continue;
                 }
                 let start = band_row * grid.cols + col;
-                let factors = &factors[offset..offset + len];
-                for (k, &vk) in v.iter().enumerate() {
-                    let segment = &mut planes[k * nodes + start..k * nodes + start + len];
-                    for (w, &f) in segment.iter_mut().zip(factors) {
-                        *w += f * (vk - *w);
-                    }
+                match self.runs.last_mut() {
+                    Some(run) if run.0 + run.2 == start => run.2 += len,
+                    _ => self.runs.push((start, self.run_factors.len(), len)),
                 }
-                let blocks = start / BLOCK..=(start + len - 1) / BLOCK;
-                for stamp in &mut self.cache.updated_at[blocks] {
-                    *stamp = self.presentation;
-                }
-                self.stats.nodes_updated += len as u64;
+                (self.run_factors).extend_from_slice(&factors[offset..offset + len]);
             }
         }
     }
