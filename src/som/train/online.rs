@@ -94,6 +94,32 @@ pub(super) fn train(
     })
 }
 
+/// Runs of at least this many nodes are updated plane after plane; shorter ones
+/// [`update_lanes`] at a time, each group through every plane.
+const LONG_RUN: usize = 32;
+
+/// Moves the `W` nodes from `first` on towards `v` by their `factors`, going through all the
+/// planes with the nodes' factors held in registers. A run shorter than [`LONG_RUN`] updated
+/// plane after plane spends most of each plane in the loop's set-up and scalar tail.
+#[inline(always)]
+fn update_lanes<const W: usize>(
+    planes: &mut [f64],
+    nodes: usize,
+    v: &[f64],
+    first: usize,
+    factors: &[f64],
+) {
+    let factors: [f64; W] = factors[..W].try_into().expect("W factors");
+    for (plane, &vk) in planes.chunks_exact_mut(nodes).zip(v) {
+        let w: &mut [f64; W] = (&mut plane[first..first + W])
+            .try_into()
+            .expect("a slice of W values");
+        for (w, &f) in w.iter_mut().zip(&factors) {
+            *w += f * (vk - *w);
+        }
+    }
+}
+
 /// A sample without a guess in [`Band::guesses`].
 const NO_GUESS: u32 = u32::MAX;
 
@@ -344,9 +370,24 @@ impl Band {
         let planes = self.codebook.planes_mut();
         for &(start, first_factor, len) in &self.runs {
             let factors = &self.run_factors[first_factor..first_factor + len];
-            for (plane, &vk) in planes.chunks_exact_mut(nodes).zip(v) {
-                for (w, &f) in plane[start..start + len].iter_mut().zip(factors) {
-                    *w += f * (vk - *w);
+            if len >= LONG_RUN {
+                for (plane, &vk) in planes.chunks_exact_mut(nodes).zip(v) {
+                    for (w, &f) in plane[start..start + len].iter_mut().zip(factors) {
+                        *w += f * (vk - *w);
+                    }
+                }
+            } else {
+                let mut offset = 0;
+                while offset + 8 <= len {
+                    update_lanes::<8>(planes, nodes, v, start + offset, &factors[offset..]);
+                    offset += 8;
+                }
+                if offset + 4 <= len {
+                    update_lanes::<4>(planes, nodes, v, start + offset, &factors[offset..]);
+                    offset += 4;
+                }
+                for node in offset..len {
+                    update_lanes::<1>(planes, nodes, v, start + node, &factors[node..]);
                 }
             }
             let blocks = start / BLOCK..=(start + len - 1) / BLOCK;
