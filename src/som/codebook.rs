@@ -245,14 +245,19 @@ impl Codebook {
             #[inline(always)]
             || {
                 let mut sums = [0.0; BLOCK];
-                let mut best = (f64::INFINITY, 0);
+                let mut bound = f64::INFINITY;
+                let mut best = (f64::INFINITY, 0, UNKNOWN_OFFSET);
                 for block in 0..self.nodes().div_ceil(BLOCK) {
-                    let minimum = self.block_minimum(v, block, &mut sums, best.0);
+                    let (minimum, offset) = self.block_nearest(v, block, &mut sums, &mut bound);
                     if minimum < best.0 {
-                        best = (minimum, block);
+                        best = (minimum, block, offset);
                     }
                 }
-                (best.0, self.argmin_in_block(v, best.1, &mut sums))
+                let node = match best.2 {
+                    UNKNOWN_OFFSET => self.argmin_in_block(v, best.1, &mut sums),
+                    offset => best.1 * BLOCK + offset as usize,
+                };
+                (best.0, node)
             },
         )
     }
@@ -278,18 +283,31 @@ impl Codebook {
             #[inline(always)]
             || {
                 for (&block, nearest) in blocks.iter().zip(out.iter_mut()) {
-                    *nearest = match self.distance {
-                        Distance::Euclidean if v.len() >= LANE_SCAN_MIN_DIM => {
-                            self.lane_block_minimum::<false>(v, block, &mut bound)
-                        }
-                        Distance::Manhattan if v.len() >= LANE_SCAN_MIN_DIM => {
-                            self.lane_block_minimum::<true>(v, block, &mut bound)
-                        }
-                        _ => self.plane_block_minimum(v, block, sums, &mut bound),
-                    };
+                    *nearest = self.block_nearest(v, block, sums, &mut bound);
                 }
             },
         )
+    }
+
+    /// [`Codebook::minima_of_blocks`] for one block, tightening `bound` to its minimum when
+    /// that is nearer.
+    #[inline(always)]
+    fn block_nearest(
+        &self,
+        v: &[f64],
+        block: usize,
+        sums: &mut Scratch,
+        bound: &mut f64,
+    ) -> BlockNearest {
+        match self.distance {
+            Distance::Euclidean if v.len() >= LANE_SCAN_MIN_DIM => {
+                self.lane_block_minimum::<false>(v, block, bound)
+            }
+            Distance::Manhattan if v.len() >= LANE_SCAN_MIN_DIM => {
+                self.lane_block_minimum::<true>(v, block, bound)
+            }
+            _ => self.plane_block_minimum(v, block, sums, bound),
+        }
     }
 
     /// [`Codebook::minima_of_blocks`] for one block, from whole planes of partial sums.
@@ -460,16 +478,6 @@ impl Codebook {
                 (first, second)
             },
         )
-    }
-
-    /// The smallest raw distance from `v` to a node of `block`, or NaN when it exceeds
-    /// `bound` (NaN compares false with everything, so it never wins a minimum).
-    #[inline(always)]
-    fn block_minimum(&self, v: &[f64], block: usize, sums: &mut Scratch, bound: f64) -> f64 {
-        match self.raw_distances(v, block, sums, bound) {
-            Some(len) => smallest(&sums[..len]),
-            None => f64::NAN,
-        }
     }
 
     #[inline(always)]
