@@ -8,6 +8,14 @@
 //! - The best-matching-node search remembers, per sample, the nearest node of every block of
 //!   [`BLOCK`] nodes, and rescans only the blocks updated since that sample was last presented.
 //!   Late in training the radius is small and most blocks stay clean.
+//! - The search starts from the distance to the sample's nearest node of its last
+//!   presentation (per band): nodes farther than that are abandoned after a few components
+//!   ([`Codebook::minima_of_blocks`]). On 16,000 x 300 blobs with only 375 nodes, two blocks,
+//!   every block is updated between two presentations of a sample and this bound is what
+//!   remains of the cache's help.
+//! - An update visits runs of consecutive nodes (row segments joined where one reaches the
+//!   last column and the next starts at the first), long runs plane after plane and short
+//!   ones a few nodes through every plane ([`update_lanes`]).
 //! - A large map is cut into bands of interleaved rows, one per thread, each owning its
 //!   weights for the whole training. Per presentation each band finds its own nearest node, the
 //!   bands swap those through a [`Rendezvous`] and each band updates its own rows. Every
@@ -95,7 +103,9 @@ pub(super) fn train(
 }
 
 /// Runs of at least this many nodes are updated plane after plane; shorter ones
-/// [`update_lanes`] at a time, each group through every plane.
+/// [`update_lanes`] at a time, each group through every plane. With it the update of
+/// 2,000 x 300 blobs on 25x15 for 10 iterations took 0.95e9 instructions instead of 2.04e9
+/// (callgrind); 32, two rounds of the plane loop's vector body, was not tuned further.
 const LONG_RUN: usize = 32;
 
 /// Moves the `W` nodes from `first` on towards `v` by their `factors`, going through all the
