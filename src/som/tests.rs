@@ -289,6 +289,44 @@ fn training_equals_a_plain_transcription_of_the_rule() {
 }
 
 #[test]
+fn training_equals_the_reference_on_clustered_data_in_high_dimensions() {
+    // From 16 dimensions the search sums 32 nodes at a time and abandons them against the
+    // bound of the sample's last nearest node: clustered data makes it abandon many. 9x7 maps
+    // have groups of 32, 4 and 1 nodes; 37 components end in a short group.
+    let dim = 37;
+    let centre = |c: usize, k: usize| ((c * 7 + k * 3) % 11) as f64 - 5.0;
+    let data = Array2::from_shape_fn((60, dim), |(i, k)| {
+        centre(i % 3, k) + ((i * 13 + k * 7) % 19) as f64 / 19.0
+    });
+    for distance in [Distance::Euclidean, Distance::Manhattan] {
+        let options = TrainingOptions {
+            distance: Some(distance),
+            ..TrainingOptions::default()
+        };
+        for (rows, cols) in [(9, 7), (20, 20)] {
+            let params = SomParams::new(rows, cols, 8)
+                .options(options.clone())
+                .check(dim)
+                .unwrap();
+            let initial = random_weights(rows, cols, dim, 5);
+            let reference =
+                train_reference(&params, Initial::Weights(initial.clone()), 0, data.view())
+                    .expect("valid training");
+            let trained = train_quietly(&params, initial.clone(), &data);
+            assert_eq!(
+                trained.weights, reference.weights,
+                "{distance:?} {rows}x{cols}"
+            );
+            let split = train_in_bands(3, &params, initial, &data);
+            assert_eq!(
+                split.weights, reference.weights,
+                "{distance:?} {rows}x{cols}, in bands"
+            );
+        }
+    }
+}
+
+#[test]
 fn prediction_and_errors_equal_a_plain_scan_in_high_dimensions() {
     let weights = random_weights(13, 17, 23, 4);
     let map = Codebook::from_weights(weights.view());
