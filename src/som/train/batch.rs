@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::candidates::{CandidateSearch, Match};
 use super::{Outcome, TrainControl, TrainStats};
-use crate::som::codebook::Codebook;
+use crate::som::codebook::{Codebook, vectorised};
 use crate::som::options::Neighbourhood;
 use crate::som::params::{CheckedParams, SomError};
 use crate::som::schedule::Schedule;
@@ -102,7 +102,7 @@ pub(super) fn train(
             .with_min_len(16)
             .for_each(|(i, new)| {
                 if !control.is_cancelled() {
-                    pulp::Arch::new().dispatch(
+                    vectorised(
                         #[inline(always)]
                         || update.node(i, new),
                     );

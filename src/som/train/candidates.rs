@@ -39,6 +39,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 use super::TrainControl;
+use crate::som::codebook::vectorised;
 use crate::som::distance::squared_euclidean_four;
 use crate::som::options::Distance;
 
@@ -237,7 +238,7 @@ impl CandidateSearch {
                 }
                 let thread = rayon::current_thread_index().unwrap_or(0);
                 let mut scratch = this.scratch[thread].lock().expect("scratch lock");
-                pulp::Arch::new().dispatch(
+                vectorised(
                     #[inline(always)]
                     || this.search_chunk(chunk, samples, weights, found, &mut scratch),
                 );
