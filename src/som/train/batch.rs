@@ -147,7 +147,7 @@ pub(super) fn train(
 /// is exact for these data and weights, else by the exact scan of `map` (then returns the
 /// distances it measured, else 0). Given up (with meaningless answers: the caller checks
 /// `control`) once cancelled.
-fn search(
+pub(super) fn search(
     candidates: &mut Option<CandidateSearch>,
     map: &Codebook,
     samples: &[f64],
@@ -176,7 +176,7 @@ fn search(
 }
 
 /// The map's `[qe, te]` on the samples whose nearest two nodes are `found`.
-fn errors(found: &[Match], map: &Codebook) -> [f64; 2] {
+pub(super) fn errors(found: &[Match], map: &Codebook) -> [f64; 2] {
     let n = found.len() as f64;
     let distance = map.distance();
     let grid = map.grid();

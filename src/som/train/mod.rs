@@ -16,7 +16,6 @@ mod stencil;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use ndarray::{Array2, Array3, ArrayView2, CowArray, Ix2};
-use rayon::prelude::*;
 
 use super::codebook::Codebook;
 use super::init::{Generator, Initial, generator, initial_weights};
@@ -24,6 +23,7 @@ use super::options::Mode;
 use super::params::{CheckedParams, SomError, check_finite, check_initial_weights};
 use super::scaling::Scaler;
 use super::schedule::Schedule;
+use candidates::{CandidateSearch, Match};
 
 /// Shared with whoever runs the training: progress to read, a flag to cancel.
 #[derive(Debug, Default)]
@@ -341,33 +341,25 @@ impl Outcome {
 }
 
 /// `[quantization error, topographic error]` of `map` on `data` `(n, dim)` (the map's
-/// dimension) in one search pass, the nearest two nodes of each vector: the very numbers of
-/// [`Codebook::quantization_error`] and [`Codebook::topographic_error`], which search twice
-/// (on 16,000 x 300 the second search cost a quarter of ten online iterations).
+/// dimension) in one search pass, the nearest two nodes of each vector, by the batch trainer's
+/// search (f32 products decided exactly, for Euclidean distance): the very numbers of
+/// [`Codebook::quantization_error`] and [`Codebook::topographic_error`], which scan twice
+/// (on 16,000 x 300 the second scan cost a quarter of ten online iterations).
 fn final_quality(map: &Codebook, data: ArrayView2<f64>) -> Result<[f64; 2], SomError> {
-    if map.nodes() < 2 || data.ncols() != map.dim() || data.nrows() == 0 {
+    if data.ncols() != map.dim() || data.nrows() == 0 {
         return Ok([map.quantization_error(data)?, map.topographic_error(data)?]);
     }
     let data = data.as_standard_layout();
-    let values = data
+    let samples = data
         .as_slice()
         .expect("a standard layout array is contiguous");
-    let per_vector: Vec<(f64, bool)> = values
-        .par_chunks(map.dim())
-        .with_min_len(16)
-        .map(|v| {
-            let (first, second) = map.nearest_two(v);
-            let separated = !map.grid().are_neighbours(first.1, second.1);
-            (map.distance().finish(first.0), separated)
-        })
-        .collect();
-    let n = per_vector.len() as f64;
-    let distances: f64 = per_vector.iter().map(|&(distance, _)| distance).sum();
-    let separated = per_vector
-        .iter()
-        .filter(|&&(_, separated)| separated)
-        .count();
-    Ok([distances / n, separated as f64 / n])
+    let weights = map.to_weights();
+    let weights = weights.as_slice().expect("a new array is contiguous");
+    let mut candidates = CandidateSearch::new(samples, map.dim(), map.nodes(), map.distance());
+    let mut found = vec![Match::from(((0.0, 0), (0.0, 0))); data.nrows()];
+    let never = TrainControl::default();
+    batch::search(&mut candidates, map, samples, weights, &mut found, &never);
+    Ok(batch::errors(&found, map))
 }
 
 #[cfg(test)]
