@@ -80,6 +80,9 @@ const MAX_DIM: usize = 167_000;
 /// whatever `D`.
 const MAX_CENTRED: f64 = 1e15;
 
+/// Room for the search's buffers, over all threads, that is always allowed, in bytes.
+const MAX_ROOM: usize = 64 << 20;
+
 /// Rows of samples whose products with every node are computed together: enough that the
 /// product runs at its full rate, few enough that the `rows x nodes` block stays in cache.
 fn rows_per_chunk(nodes: usize) -> usize {
@@ -142,7 +145,8 @@ pub(super) struct CandidateSearch {
 
 impl CandidateSearch {
     /// The search for `samples` `(n, dim)` on a map of `nodes` nodes compared by `distance`,
-    /// or `None` where only the exact scan is right (see the module's comment).
+    /// or `None` where only the exact scan is right (see the module's comment) or its room
+    /// would exceed half the samples' size and [`MAX_ROOM`].
     pub(super) fn new(
         samples: &[f64],
         dim: usize,
@@ -161,10 +165,18 @@ impl CandidateSearch {
         if !within_limit(samples, &mean) {
             return None;
         }
+        // Room per thread: the nodes in f32 and seven values per node, and a block of
+        // products. Held to half the data's own size or 64 MiB, whichever is more (a large
+        // map on few samples, as a final quality pass may be, scans exactly instead).
+        let rows = rows_per_chunk(nodes);
+        let room = nodes * (4 * dim + 7 * 8) + rows * nodes * 4;
+        let allowed = (samples.len() * 8 / 2).max(MAX_ROOM);
+        if rayon::current_num_threads() * room > allowed {
+            return None;
+        }
         let gamma = dim as f64 * U / (1.0 - dim as f64 * U);
         let f64_sums = (dim + 8) as f64 * f64::EPSILON;
         let coefficient = SLACK * (gamma / 2.0 + 2.0004 * U + f64_sums);
-        let rows = rows_per_chunk(nodes);
         let scratch = (0..rayon::current_num_threads())
             .map(|_| {
                 Mutex::new(Scratch {
