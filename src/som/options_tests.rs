@@ -741,3 +741,53 @@ fn a_batch_training_stops_inside_an_iteration_when_cancelled() {
         ),
     }
 }
+
+#[test]
+fn progress_moves_within_an_iteration_and_a_cancel_there_stops_it() {
+    // One iteration over 100,000 samples takes long enough to be watched part-way.
+    let data = Array2::from_shape_fn((100_000, 16), |(i, k)| {
+        ((i * 7 + k * 13) % 97) as f64 / 97.0
+    });
+    for mode in [Mode::Online, Mode::Batch] {
+        let options = TrainingOptions {
+            mode: Some(mode),
+            ..TrainingOptions::default()
+        };
+        let params = SomParams::new(20, 20, 3)
+            .options(options)
+            .check(16)
+            .unwrap();
+        let control = TrainControl::default();
+        let (seen, result) = std::thread::scope(|scope| {
+            let training = scope.spawn(|| {
+                let initial = Initial::Method(InitMethod::Random);
+                train(
+                    &params,
+                    initial,
+                    1,
+                    data.view(),
+                    &TrainSettings::default(),
+                    &control,
+                )
+            });
+            while control.fraction_done() == 0.0 {
+                std::thread::yield_now();
+            }
+            let seen = (control.fraction_done(), control.iterations_done());
+            control.cancel();
+            (seen, training.join().unwrap())
+        });
+        let (fraction, iterations_done) = seen;
+        assert!(
+            fraction > 0.0 && fraction < 1.0 / 3.0 && iterations_done == 0,
+            "{mode:?}: {fraction} of the work seen after {iterations_done} iterations"
+        );
+        match result {
+            Err(SomError::Cancelled { iterations_done }) => assert_eq!(iterations_done, 0),
+            other => panic!(
+                "{mode:?}: expected a cancel, got {:?}",
+                other.map(|t| t.weights.dim())
+            ),
+        }
+    }
+}
