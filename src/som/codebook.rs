@@ -17,6 +17,27 @@ use super::distance::{cosine, squared_norm};
 use super::options::{Distance, Options, Topology};
 use super::topology::Grid;
 
+/// `(raw distance, flat index)` of the nearest and second-nearest node of a vector.
+pub(crate) type NearestTwo = ((f64, usize), (f64, usize));
+
+/// Two empty places, which the first two nodes seen fill.
+pub(crate) const NO_NODES: NearestTwo = ((f64::INFINITY, usize::MAX), (f64::INFINITY, usize::MAX));
+
+/// Puts `candidate` in `nearest` if it is nearer, by (distance, index) with candidates coming
+/// in increasing index, than one of the two kept. An empty place (index `usize::MAX`) is
+/// always filled, even at an infinite distance (values near f64's limit square to it): a node
+/// is always named.
+#[inline(always)]
+pub(crate) fn keep_nearest_two(nearest: &mut NearestTwo, candidate: (f64, usize)) {
+    let (first, second) = nearest;
+    if candidate.0 < first.0 || first.1 == usize::MAX {
+        *second = *first;
+        *first = candidate;
+    } else if candidate.0 < second.0 || second.1 == usize::MAX {
+        *second = candidate;
+    }
+}
+
 /// Nodes scanned together: small enough for the partial sums to stay in L1, large enough that
 /// the per-block bookkeeping is cheap. Measured with callgrind on 100x100 colours for 1000
 /// iterations: 64 -> 698M instructions, 128 -> 560M, 256 -> 499M, 512 -> 578M.
@@ -445,31 +466,21 @@ impl Codebook {
 
     /// Raw distances and flat indices of the nearest and second-nearest nodes, ordered by
     /// (distance, index); the second is `(inf, usize::MAX)` on a one-node map.
-    pub(crate) fn nearest_two(&self, v: &[f64]) -> ((f64, usize), (f64, usize)) {
+    pub(crate) fn nearest_two(&self, v: &[f64]) -> NearestTwo {
         vectorised(
             #[inline(always)]
             || {
                 let mut sums = [0.0; BLOCK];
-                let mut first = (f64::INFINITY, usize::MAX);
-                let mut second = (f64::INFINITY, usize::MAX);
+                let mut two = NO_NODES;
                 for block in 0..self.nodes().div_ceil(BLOCK) {
-                    let Some(len) = self.raw_distances(v, block, &mut sums, second.0) else {
+                    let Some(len) = self.raw_distances(v, block, &mut sums, two.1.0) else {
                         continue;
                     };
                     for (offset, &d) in sums[..len].iter().enumerate() {
-                        let candidate = (d, block * BLOCK + offset);
-                        // The first nodes scanned fill both places even when their distance
-                        // is infinite (values near f64's limit square to it): a node is always
-                        // named.
-                        if d < first.0 || first.1 == usize::MAX {
-                            second = first;
-                            first = candidate;
-                        } else if d < second.0 || second.1 == usize::MAX {
-                            second = candidate;
-                        }
+                        keep_nearest_two(&mut two, (d, block * BLOCK + offset));
                     }
                 }
-                (first, second)
+                two
             },
         )
     }

@@ -48,14 +48,7 @@ pub(super) fn train(
         kernel: options.neighbourhood,
         radius: 0.0,
     };
-    let mut found = vec![
-        Match {
-            distance: 0.0,
-            node: 0,
-            runner_up: 0,
-        };
-        n
-    ];
+    let mut found = vec![Match::default(); n];
     // Per node: how many samples it won and their sum `(nodes, dim)`.
     let mut counts = vec![0.0; nodes];
     let mut sums = vec![0.0; nodes * dim];
@@ -161,16 +154,20 @@ pub(super) fn search(
         search.search(samples, weights, found, control);
         return 0;
     }
+    // Chunks of 64 samples: one progress count each, not one per sample from every thread.
+    const CHUNK: usize = 64;
     let dim = map.dim();
     samples
-        .par_chunks_exact(dim)
-        .zip(found.par_iter_mut())
-        .with_min_len(16)
-        .for_each(|(v, nearest)| {
-            if !control.is_cancelled() {
+        .par_chunks(CHUNK * dim)
+        .zip(found.par_chunks_mut(CHUNK))
+        .for_each(|(chunk, found)| {
+            for (v, nearest) in chunk.chunks_exact(dim).zip(found.iter_mut()) {
+                if control.is_cancelled() {
+                    return;
+                }
                 *nearest = map.nearest_two(v).into();
-                control.add_samples_done(1);
             }
+            control.add_samples_done(found.len());
         });
     (found.len() * map.nodes()) as u64
 }

@@ -39,16 +39,13 @@ use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 use super::TrainControl;
-use crate::som::codebook::vectorised;
+use crate::som::codebook::{NO_NODES, NearestTwo, keep_nearest_two, vectorised};
 use crate::som::distance::squared_euclidean_four;
 use crate::som::options::Distance;
 
-/// `(raw distance, flat index)` of the nearest and second-nearest node of a sample.
-pub(super) type NearestTwo = ((f64, usize), (f64, usize));
-
 /// A sample's best-matching node, its raw distance to it, and the second-nearest node (what
 /// the topographic error asks of it); `usize::MAX` on a one-node map.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub(super) struct Match {
     pub(super) distance: f64,
     pub(super) node: usize,
@@ -68,6 +65,9 @@ impl From<NearestTwo> for Match {
 /// The f32 unit roundoff.
 const U: f64 = f32::EPSILON as f64 / 2.0;
 
+/// The smallest normal f32, `2^-126`.
+const TINY: f64 = f32::MIN_POSITIVE as f64;
+
 /// Factor on the bound for the second-order terms it leaves out (each below `1e-4` of it).
 const SLACK: f64 = 1.5;
 
@@ -84,7 +84,8 @@ const MAX_CENTRED: f64 = 1e15;
 const MAX_ROOM: usize = 64 << 20;
 
 /// Rows of samples whose products with every node are computed together: enough that the
-/// product runs at its full rate, few enough that the `rows x nodes` block stays in cache.
+/// product runs at its full rate, few enough that the `rows x nodes` block stays in cache
+/// (up to 16,384 nodes; past that, 16 rows whatever the block's size).
 fn rows_per_chunk(nodes: usize) -> usize {
     (262_144 / nodes.max(1)).clamp(16, 512)
 }
@@ -127,8 +128,12 @@ pub(super) struct CandidateSearch {
     nodes: usize,
     /// The samples' mean: values are checked against [`MAX_CENTRED`] about it.
     mean: Vec<f64>,
-    /// `E_j = coefficient (|x'| + |w'_j|)^2`.
+    /// `E_j = coefficient (|x'| + |w'_j|)^2 + absolute (|x'| + |w'_j|) + floor`.
     coefficient: f64,
+    absolute: f64,
+    floor: f64,
+    /// Samples per chunk.
+    rows: usize,
     /// The samples in the order they are searched: grouped by their best match in the
     /// previous pass (as given at first).
     order: Vec<usize>,
@@ -165,11 +170,12 @@ impl CandidateSearch {
         if !within_limit(samples, &mean) {
             return None;
         }
-        // Room per thread: the nodes in f32 and seven values per node, and a block of
-        // products. Held to half the data's own size or 64 MiB, whichever is more (a large
+        // Room per thread: the nodes in f32 and seven values per node, a chunk of samples in
+        // f32 and its block of products (plus the pairs in doubt, a few per sample unless the
+        // data defeat the bound). Held to half the data's own size or 64 MiB, whichever is more (a large
         // map on few samples, as a final quality pass may be, scans exactly instead).
-        let rows = rows_per_chunk(nodes);
-        let room = nodes * (4 * dim + 7 * 8) + rows * nodes * 4;
+        let rows = rows_per_chunk(nodes).min(n);
+        let room = nodes * (4 * dim + 7 * 8) + rows * (nodes * 4 + dim * 4 + 8) + dim * 8;
         let allowed = (samples.len() * 8 / 2).max(MAX_ROOM);
         if rayon::current_num_threads() * room > allowed {
             return None;
@@ -177,6 +183,10 @@ impl CandidateSearch {
         let gamma = dim as f64 * U / (1.0 - dim as f64 * U);
         let f64_sums = (dim + 8) as f64 * f64::EPSILON;
         let coefficient = SLACK * (gamma / 2.0 + 2.0004 * U + f64_sums);
+        // Values below f32's normal range lose their relative accuracy (or are flushed to
+        // zero): up to `2^-126` per value and per product, whatever their size.
+        let absolute = SLACK * 4.0 * (dim as f64).sqrt() * TINY;
+        let floor = SLACK * 4.0 * (dim + 1) as f64 * TINY;
         let scratch = (0..rayon::current_num_threads())
             .map(|_| {
                 Mutex::new(Scratch {
@@ -198,15 +208,17 @@ impl CandidateSearch {
                 })
             })
             .collect();
-        let placeholder = Match::from(((0.0, 0), (0.0, 0)));
         Some(CandidateSearch {
             dim,
             nodes,
             mean,
             coefficient,
+            absolute,
+            floor,
+            rows,
             order: (0..n).collect(),
             starts: vec![0; nodes + 1],
-            ordered: vec![placeholder; n],
+            ordered: vec![Match::default(); n],
             grouped: false,
             scratch,
             measured: AtomicU64::new(0),
@@ -238,7 +250,7 @@ impl CandidateSearch {
         if self.grouped {
             self.group_by_match(found);
         }
-        let rows = rows_per_chunk(self.nodes);
+        let rows = self.rows;
         let mut ordered = std::mem::take(&mut self.ordered);
         let this = &*self;
         (this.order)
@@ -248,7 +260,9 @@ impl CandidateSearch {
                 if control.is_cancelled() {
                     return;
                 }
-                let thread = rayon::current_thread_index().unwrap_or(0);
+                // One room per thread of the pool the search was made for; the lock keeps a
+                // search run from another pool right, if slower.
+                let thread = rayon::current_thread_index().unwrap_or(0) % this.scratch.len();
                 let mut scratch = this.scratch[thread].lock().expect("scratch lock");
                 vectorised(
                     #[inline(always)]
@@ -311,7 +325,8 @@ impl CandidateSearch {
         // nodes nearest the centre, every sample has two nodes within `r + |w_b - c|`, and node
         // `j` is at least `|w_j - c| - r` from every sample (the triangle inequality). The
         // factor `1 + 1e-6` covers the rounding of these f64 and f32 norms (below 1e-12 and
-        // 1e-7 of them) and of the exact scan's sums.
+        // 1e-7 of them) and of the exact scan's sums; `sqrt(dim) 2^-126` what f32 loses below
+        // its normal range.
         for (w, distance) in weights.chunks_exact(dim).zip(&mut s.to_centre) {
             *distance = squared_distance(w, &s.centre).sqrt();
         }
@@ -348,7 +363,7 @@ impl CandidateSearch {
             .zip(products.chunks_exact(kept))
             .zip(&s.sample_norms)
         {
-            let reach = norm * (1.0 + U);
+            let sample_norm = norm * (1.0 + U);
             let bounds = (s.estimates[..kept].iter_mut())
                 .zip(s.lower.iter_mut().zip(s.upper.iter_mut()))
                 .zip(
@@ -358,7 +373,8 @@ impl CandidateSearch {
                 );
             for ((t, (lower, upper)), (&product, (&square, &node_norm))) in bounds {
                 *t = square - 2.0 * f64::from(product);
-                let e = self.coefficient * (reach + node_norm) * (reach + node_norm);
+                let reach = sample_norm + node_norm;
+                let e = self.coefficient * reach * reach + self.absolute * reach + self.floor;
                 (*lower, *upper) = (*t - e, *t + e);
             }
             // Positions in `kept`, which lists nodes in increasing index.
@@ -396,7 +412,7 @@ impl CandidateSearch {
             let pairs = &s.pairs[range.clone()];
             *matched = match *runner_up {
                 usize::MAX => {
-                    let mut two = ((f64::INFINITY, usize::MAX), (f64::INFINITY, usize::MAX));
+                    let mut two = NO_NODES;
                     for (&(_, node), &d) in pairs.iter().zip(&s.exact[range.clone()]) {
                         keep_nearest_two(&mut two, (d, node));
                     }
@@ -421,7 +437,8 @@ fn within_limit(rows: &[f64], mean: &[f64]) -> bool {
     })
 }
 
-/// The indices of the two smallest of `values` (at least two).
+/// The indices of the two smallest of `values` (at least two, finite: every value the search
+/// compares is).
 #[inline(always)]
 fn two_smallest(values: &[f64]) -> [usize; 2] {
     let (mut first, mut second) = ((f64::INFINITY, 0), (f64::INFINITY, 1));
@@ -478,19 +495,6 @@ fn squared_distance(w: &[f64], c: &[f64]) -> f64 {
     lanes.iter().sum::<f64>() + tail
 }
 
-/// Puts `candidate` in `nearest` if it is nearer, by (distance, index) with candidates coming
-/// in increasing index, than one of the two kept; an empty place (index `usize::MAX`) is
-/// always filled, as the exact scan fills it.
-fn keep_nearest_two(nearest: &mut NearestTwo, candidate: (f64, usize)) {
-    let (first, second) = nearest;
-    if candidate.0 < first.0 || first.1 == usize::MAX {
-        *second = *first;
-        *first = candidate;
-    } else if candidate.0 < second.0 || second.1 == usize::MAX {
-        *second = candidate;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use ndarray::{Array2, Array3};
@@ -508,7 +512,7 @@ mod tests {
         let mut search = CandidateSearch::new(samples, dim, rows * cols, Distance::Euclidean)
             .expect("the bound holds for these data");
         assert!(search.can_search(flat));
-        let mut found = vec![Match::from(((0.0, 0), (0.0, 0))); samples.len() / dim];
+        let mut found = vec![Match::default(); samples.len() / dim];
         // Twice: ungrouped, then grouped by the first pass's matches.
         search.search(samples, flat, &mut found, &TrainControl::default());
         let first = found.clone();
@@ -539,6 +543,9 @@ mod tests {
             (257, 30, 300, 1e6, 1.0),
             (100, 400, 7, -3e3, 1e-3),
             (64, 25, 1000, 5.0, 1e-6),
+            // Below f32's normal range (products of 1e-22 are subnormal, of 1e-30 zero).
+            (300, 20, 10, 1e-22, 1e-22),
+            (300, 20, 10, 1e-30, 1e-30),
         ];
         for (n, nodes, dim, offset, spread) in cases {
             let samples =

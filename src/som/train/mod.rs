@@ -240,7 +240,9 @@ pub fn train(
     control: &TrainControl,
 ) -> Result<Trained, SomError> {
     let prepared = prepare(params, initial, seed, data, control)?;
-    control.plan(prepared.schedule.radii.len(), prepared.data.nrows());
+    // Batch searches once more after its last iteration, for the final map's errors.
+    let passes = prepared.schedule.radii.len() + usize::from(params.options().mode == Mode::Batch);
+    control.plan(passes, prepared.data.nrows());
     let samples = prepared
         .data
         .as_slice()
@@ -356,7 +358,7 @@ fn final_quality(map: &Codebook, data: ArrayView2<f64>) -> Result<[f64; 2], SomE
     let weights = map.to_weights();
     let weights = weights.as_slice().expect("a new array is contiguous");
     let mut candidates = CandidateSearch::new(samples, map.dim(), map.nodes(), map.distance());
-    let mut found = vec![Match::from(((0.0, 0), (0.0, 0))); data.nrows()];
+    let mut found = vec![Match::default(); data.nrows()];
     let never = TrainControl::default();
     batch::search(&mut candidates, map, samples, weights, &mut found, &never);
     Ok(batch::errors(&found, map))
