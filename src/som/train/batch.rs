@@ -11,7 +11,7 @@
 //! thread count. Every buffer is allocated before the first iteration. A cancel is noticed
 //! within one chunk's search or one node's update, not only between iterations.
 
-use ndarray::{Array3, ArrayView3};
+use ndarray::Array3;
 use rayon::prelude::*;
 
 use super::candidates::{CandidateSearch, Match};
@@ -63,7 +63,7 @@ pub(super) fn train(
         };
         scanned += search(
             &mut candidates,
-            &map,
+            &mut map,
             samples,
             &weights,
             &mut found,
@@ -105,12 +105,11 @@ pub(super) fn train(
             return Err(cancelled());
         }
         std::mem::swap(&mut weights, &mut updated);
-        map.assign_nodes(&weights);
         control.set_iterations_done(iteration + 1);
     }
     scanned += search(
         &mut candidates,
-        &map,
+        &mut map,
         samples,
         &weights,
         &mut found,
@@ -123,9 +122,8 @@ pub(super) fn train(
     }
     quality.push(errors(&found, &map));
     let shape = (grid.rows, grid.cols, dim);
-    let weights = ArrayView3::from_shape(shape, &weights).expect("(nodes, dim) weights");
     Ok(Outcome {
-        weights: weights.to_owned(),
+        weights: Array3::from_shape_vec(shape, weights).expect("(nodes, dim) weights"),
         bmus: None,
         quality_per_iteration: Some(quality),
         stats: TrainStats {
@@ -136,13 +134,14 @@ pub(super) fn train(
     })
 }
 
-/// The nearest two nodes of every sample into `found`: by the matrix-product search where it
-/// is exact for these data and weights, else by the exact scan of `map` (then returns the
-/// distances it measured, else 0). Given up (with meaningless answers: the caller checks
-/// `control`) once cancelled.
+/// The nearest two nodes of every sample into `found`, on `weights` `(nodes, dim)`: by the
+/// matrix-product search where it is exact for these data and weights, else by the exact scan
+/// of `map`, which is given the weights first (and only then: the search reads `weights`
+/// itself) and the distances it measured are returned (else 0). Given up (with meaningless
+/// answers: the caller checks `control`) once cancelled.
 pub(super) fn search(
     candidates: &mut Option<CandidateSearch>,
-    map: &Codebook,
+    map: &mut Codebook,
     samples: &[f64],
     weights: &[f64],
     found: &mut [Match],
@@ -156,6 +155,8 @@ pub(super) fn search(
     }
     // Chunks of 64 samples: one progress count each, not one per sample from every thread.
     const CHUNK: usize = 64;
+    map.assign_nodes(weights);
+    let map = &*map;
     let dim = map.dim();
     samples
         .par_chunks(CHUNK * dim)

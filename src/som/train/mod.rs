@@ -318,11 +318,17 @@ impl Outcome {
         if self.weights.iter().any(|w| !w.is_finite()) {
             return Err(SomError::Diverged);
         }
-        let map = Codebook::on_grid(self.weights.view(), params.options());
+        let mut map = Codebook::on_grid(self.weights.view(), params.options());
         // Batch measured the final map in its last search pass.
         let quality = match self.quality_per_iteration.as_ref().and_then(|q| q.last()) {
             Some(&last) => last,
-            None => final_quality(&map, data)?,
+            None => {
+                let weights = self.weights.as_standard_layout();
+                let flat = weights
+                    .as_slice()
+                    .expect("a standard layout array is contiguous");
+                final_quality(&mut map, flat, data)?
+            }
         };
         let predictions = match self.bmus {
             Some(_) => Some(map.predict(data)?),
@@ -342,12 +348,17 @@ impl Outcome {
     }
 }
 
-/// `[quantization error, topographic error]` of `map` on `data` `(n, dim)` (the map's
+/// `[quantization error, topographic error]` of `map`, whose weights `(nodes, dim)` are
+/// `weights`, on `data` `(n, dim)` (the map's
 /// dimension) in one search pass, the nearest two nodes of each vector, by the batch trainer's
 /// search (f32 products decided exactly, for Euclidean distance): the very numbers of
 /// [`Codebook::quantization_error`] and [`Codebook::topographic_error`], which scan twice
 /// (on 16,000 x 300 the second scan cost a quarter of ten online iterations).
-fn final_quality(map: &Codebook, data: ArrayView2<f64>) -> Result<[f64; 2], SomError> {
+fn final_quality(
+    map: &mut Codebook,
+    weights: &[f64],
+    data: ArrayView2<f64>,
+) -> Result<[f64; 2], SomError> {
     if data.ncols() != map.dim() || data.nrows() == 0 {
         return Ok([map.quantization_error(data)?, map.topographic_error(data)?]);
     }
@@ -355,8 +366,6 @@ fn final_quality(map: &Codebook, data: ArrayView2<f64>) -> Result<[f64; 2], SomE
     let samples = data
         .as_slice()
         .expect("a standard layout array is contiguous");
-    let weights = map.to_weights();
-    let weights = weights.as_slice().expect("a new array is contiguous");
     let mut candidates = CandidateSearch::new(samples, map.dim(), map.nodes(), map.distance());
     let mut found = vec![Match::default(); data.nrows()];
     let never = TrainControl::default();
@@ -374,12 +383,14 @@ mod final_quality_tests {
         let data = Array2::from_shape_fn((500, 7), |(i, k)| ((i * 13 + k * 5) % 17) as f64 / 17.0);
         for (rows, cols) in [(1, 1), (1, 2), (6, 5), (20, 20)] {
             for topology in [Topology::Rectangular, Topology::Hexagonal] {
-                let map = Codebook::from_weights(random_weights(rows, cols, 7, 3).view()).with(
+                let weights = random_weights(rows, cols, 7, 3);
+                let mut map = Codebook::from_weights(weights.view()).with(
                     topology,
                     false,
                     Distance::Euclidean,
                 );
-                let both = final_quality(&map, data.view()).unwrap();
+                let flat = weights.as_slice().unwrap();
+                let both = final_quality(&mut map, flat, data.view()).unwrap();
                 let qe = map.quantization_error(data.view()).unwrap();
                 let te = map.topographic_error(data.view()).unwrap();
                 assert_eq!(both, [qe, te], "{rows}x{cols} {topology:?}");
