@@ -98,6 +98,18 @@ pub async fn put(
         field: "replace",
         expected: "true or false",
     })?;
+    // Every option is checked before a byte of the body is read.
+    let delimiter = options
+        .delimiter
+        .as_deref()
+        .map(parse_delimiter)
+        .transpose();
+    let delimiter = delimiter.map_err(|message| {
+        ApiError::from(SomError::InvalidOption {
+            field: "delimiter",
+            message: format!("delimiter: {message}"),
+        })
+    })?;
     let limit = state.max_dataset_bytes;
     let too_large = || ApiError::BodyTooLarge(usize::try_from(limit).unwrap_or(usize::MAX));
     let declared = request
@@ -125,17 +137,6 @@ pub async fn put(
         }
         .into());
     }
-    let delimiter = options
-        .delimiter
-        .as_deref()
-        .map(parse_delimiter)
-        .transpose();
-    let delimiter = delimiter.map_err(|message| {
-        ApiError::from(SomError::InvalidOption {
-            field: "delimiter",
-            message: format!("delimiter: {message}"),
-        })
-    })?;
     let csv = CsvOptions {
         delimiter,
         label_column: options.label_column,
