@@ -434,7 +434,7 @@ impl Codebook {
                     *sum += if ABS { d.abs() } else { d * d };
                 }
             }
-            if group != last && smallest(&sums) > bound {
+            if group != last && all_exceed(&sums, bound) {
                 return None;
             }
         }
@@ -642,6 +642,15 @@ fn smallest(sums: &[f64]) -> f64 {
         .iter()
         .fold(f64::INFINITY, |m, &d| pick(m, d));
     lanes.into_iter().fold(tail, pick)
+}
+
+/// Whether every one of `sums` is greater than `bound` (NaN counts as greater, as in
+/// [`smallest`]). A comparison per lane and an OR of the results: reducing 32 sums to their
+/// minimum first, every [`CHECK_EVERY`] planes, took a fifth of the online search's time on
+/// 16,000 x 300 blobs (perf), as much as the sums themselves.
+#[inline(always)]
+fn all_exceed(sums: &[f64], bound: f64) -> bool {
+    !sums.iter().fold(false, |within, &s| within | (s <= bound))
 }
 
 /// Position of the first smallest of `sums` (0 when empty). Finds the chunk of eight holding it
