@@ -2,8 +2,7 @@
 //! from: the initial weights first, then (with `order: shuffled`) one permutation per
 //! iteration.
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array1, Array2, Array3, ArrayView2, Axis};
+use ndarray::{Array1, Array3, ArrayView2, Axis};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -145,32 +144,56 @@ fn pca_weights(
 /// PCA makes is this many rows (memory stays about the data's size however many rows it has).
 const COVARIANCE_BLOCK: usize = 1024;
 
-/// The covariance `(dim, dim)` of `data` `(n, dim)` about `mean`, divided by `n`: the products
-/// of centred blocks of rows, added up block after block. Checks `control` between blocks.
+/// The lower triangle of the covariance `(dim, dim)` of `data` `(n, dim)` about `mean`,
+/// divided by `n`: the products of centred blocks of rows, added up block after block, by
+/// faer's kernel for a lower-triangular result (the eigendecomposition reads no more). On
+/// 16,000 x 300 blobs this took 25 ms where ndarray's full product took 100 ms. Checks
+/// `control` between blocks.
 fn covariance(
     data: ArrayView2<f64>,
     mean: &Array1<f64>,
     control: &TrainControl,
-) -> Result<Array2<f64>, SomError> {
-    let dim = data.ncols();
-    let mut covariance = Array2::zeros((dim, dim));
+) -> Result<faer::Mat<f64>, SomError> {
+    use faer::linalg::matmul::triangular::{BlockStructure, matmul};
+    let (n, dim) = data.dim();
+    let mut covariance = faer::Mat::<f64>::zeros(dim, dim);
+    let mut centred = faer::Mat::<f64>::zeros(COVARIANCE_BLOCK.min(n), dim);
     for block in data.axis_chunks_iter(Axis(0), COVARIANCE_BLOCK) {
         if control.is_cancelled() {
             return Err(SomError::Cancelled { iterations_done: 0 });
         }
-        let centred = &block - mean;
-        general_mat_mul(1.0, &centred.t(), &centred, 1.0, &mut covariance);
+        let rows = block.nrows();
+        for (k, (column, &centre)) in block.columns().into_iter().zip(mean).enumerate() {
+            for (i, &value) in column.iter().enumerate() {
+                centred[(i, k)] = value - centre;
+            }
+        }
+        let centred = centred.as_ref().subrows(0, rows);
+        matmul(
+            covariance.as_mut(),
+            BlockStructure::TriangularLower,
+            faer::Accum::Add,
+            centred.transpose(),
+            BlockStructure::Rectangular,
+            centred,
+            BlockStructure::Rectangular,
+            1.0,
+            faer::Par::Seq,
+        );
     }
-    Ok(covariance / data.nrows() as f64)
+    for j in 0..dim {
+        for i in j..dim {
+            covariance[(i, j)] /= n as f64;
+        }
+    }
+    Ok(covariance)
 }
 
 /// Eigenvalues and unit eigenvectors (columns) of a symmetric matrix, from its lower
 /// triangle, by faer's self-adjoint eigendecomposition (tridiagonal reduction, then divide and
 /// conquer): about 50 ms for 300 features where the cyclic Jacobi rotations used before took
 /// over a second, and as accurate (the golden PCA cases hold to 1e-9, as they did).
-fn symmetric_eigen(matrix: &Array2<f64>) -> Result<(Vec<f64>, faer::Mat<f64>), SomError> {
-    let dim = matrix.nrows();
-    let matrix = faer::Mat::from_fn(dim, dim, |i, j| matrix[[i, j]]);
+fn symmetric_eigen(matrix: &faer::Mat<f64>) -> Result<(Vec<f64>, faer::Mat<f64>), SomError> {
     let eigen =
         (matrix.self_adjoint_eigen(faer::Side::Lower)).map_err(|_| SomError::PcaNoConvergence)?;
     let values = eigen.S().column_vector().iter().copied().collect();
