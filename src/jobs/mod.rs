@@ -697,6 +697,7 @@ mod job_tests {
             data,
             record_bmus: false,
             dataset: None,
+            names: Default::default(),
         }
     }
 

@@ -51,13 +51,6 @@ impl NodeSummary {
             label_counts: counts,
         }
     }
-
-    /// Per node, the label most of its samples carried (ties: the smallest label); `None`
-    /// where it won no sample. `None` when the training had no labels.
-    pub fn majority_labels(&self) -> Option<Vec<Option<u32>>> {
-        let counts = self.label_counts.as_ref()?;
-        Some(counts.iter().map(|node| majority(node)).collect())
-    }
 }
 
 /// The label of the largest count of `(label, count)` pairs in increasing label, the first
@@ -87,10 +80,8 @@ mod tests {
             summary.label_counts,
             Some(vec![vec![(1, 2)], vec![], vec![(0, 2), (2, 1)]])
         );
-        assert_eq!(
-            summary.majority_labels(),
-            Some(vec![Some(1), None, Some(0)])
-        );
+        let counts = summary.label_counts.unwrap();
+        assert_eq!(majority(&counts[2]), Some(0));
     }
 
     #[test]
@@ -99,7 +90,6 @@ mod tests {
         assert_eq!(majority(&[]), None);
         let summary = NodeSummary::new(2, [(1, 0.25)].into_iter(), None);
         assert_eq!(summary.label_counts, None);
-        assert_eq!(summary.majority_labels(), None);
         assert_eq!(summary.hits, [0, 1]);
     }
 }
