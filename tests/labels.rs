@@ -348,6 +348,8 @@ fn the_command_lines_label_column_and_feature_names_end_up_in_the_stored_record(
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["labels"], json!(["a", "b", "c"]));
     let data = &record("header")["data"];
     assert_eq!(data["feature_names"], json!(["x", "y"]));
     assert_eq!(data["labels"], json!(["a", "b", "c"]));

@@ -158,6 +158,8 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
         "topographic_error": meta.topographic_error,
         "options": meta.options,
         "scaler": meta.scaler,
+        "feature_names": meta.data.as_ref().and_then(|data| data.feature_names.as_ref()),
+        "labels": meta.data.as_ref().and_then(|data| data.labels.as_ref()),
     }))
 }
 
