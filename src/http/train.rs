@@ -19,8 +19,8 @@ use crate::som::{
     Compatibility, Decay, Distance, InitMethod, Initial, Mode, Neighbourhood, Order, Scaling,
     SomError, SomParams, Topology, TrainingOptions, check_seed, random_seed,
 };
-use crate::storage::{DatasetHold, DatasetRecord, TrainingStatus};
-use crate::training::{DataNames, Labels, TrainingJob};
+use crate::storage::{DatasetHold, TrainingStatus};
+use crate::training::{DataNames, Labels, NamesError, TrainingJob};
 use ndarray::Array2;
 
 /// Most presentations (iterations x samples) a `verbose` answer lists one by one.
@@ -196,8 +196,15 @@ struct TrainRequest {
     warnings: Vec<String>,
 }
 
-/// A stored dataset held for a training: the hold, its data and its record.
-type Stored = (DatasetHold, Array2<f64>, DatasetRecord);
+/// A stored dataset held for a training: the hold, its data and its names.
+type Stored = (DatasetHold, Array2<f64>, DatasetNames);
+
+/// What a stored dataset calls its columns (its CSV header) and rows (its label column), the
+/// labels interned off the runtime; their error counts only when the request sends none.
+struct DatasetNames {
+    features: Option<Vec<String>>,
+    labels: Option<Result<Labels, NamesError>>,
+}
 
 /// The stored dataset a request names, held and read on the blocking pool; a 422 when the
 /// request also sends `training_data`.
@@ -213,7 +220,15 @@ async fn dataset(body: &JsonBody<TrainIn>, state: &AppState) -> Result<Option<St
         .debug(body.value.debug_mode()));
     }
     let datasets = state.datasets.clone();
-    Ok(Some(blocking(move || datasets.hold(&name)).await??))
+    let stored = blocking(move || {
+        let (hold, data, record) = datasets.hold(&name)?;
+        let names = DatasetNames {
+            features: record.features,
+            labels: record.labels.as_deref().map(Labels::from_rows),
+        };
+        Ok::<_, ApiError>((hold, data, names))
+    });
+    Ok(Some(stored.await??))
 }
 
 /// The names of the data's columns and rows: the request's own, else those of the stored
@@ -221,18 +236,16 @@ async fn dataset(body: &JsonBody<TrainIn>, state: &AppState) -> Result<Option<St
 fn data_names(
     feature_names: FeatureNames,
     labels: LabelsIn,
-    record: Option<DatasetRecord>,
+    stored: Option<DatasetNames>,
     data: &Array2<f64>,
 ) -> Result<DataNames, ApiError> {
-    let (mut stored_features, mut stored_labels) = (None, None);
-    if let Some(record) = record {
-        (stored_features, stored_labels) = (record.features, record.labels);
-    }
+    let (stored_features, stored_labels) = match stored {
+        Some(DatasetNames { features, labels }) => (features, labels),
+        None => (None, None),
+    };
     let labels = match labels.into_labels()? {
         Some(labels) => Some(labels),
-        None => stored_labels
-            .map(|rows| Labels::from_rows(&rows))
-            .transpose()?,
+        None => stored_labels.transpose()?,
     };
     let names = DataNames {
         feature_names: feature_names.into_names()?.or(stored_features),
