@@ -337,14 +337,14 @@ pub async fn get(
     State(state): State<AppState>,
     ModelName(name): ModelName,
 ) -> Result<Json<ModelDetailOut>, Failure> {
-    let meta = match state.jobs.get(&name) {
-        Some(job) => job.meta(),
-        None => {
+    // A job that succeeded keeps no copy of what its model knows of the data: the store has it.
+    let mut meta = match state.jobs.get(&name) {
+        Some(job) if job.status() != TrainingStatus::Succeeded => job.meta(),
+        _ => {
             let store = state.store.clone();
             blocking(move || store.describe(&name)).await??
         }
     };
-    let mut meta = meta;
     let (feature_names, labels) = match meta.data.take() {
         Some(data) => (data.feature_names, data.labels),
         None => (None, None),
