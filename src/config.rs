@@ -148,6 +148,12 @@ pub struct TrainArgs {
     /// CSV field separator: one character, or `tab` (default: detected among `,` `;` and tab).
     #[arg(long, value_parser = crate::storage::table::parse_delimiter)]
     pub delimiter: Option<char>,
+    /// Names of the features, comma-separated, one per column (default: a CSV header's).
+    #[arg(long, value_delimiter = ',', num_args = 1)]
+    pub feature_names: Option<Vec<String>>,
+    /// A CSV header's column kept as the rows' labels, not trained on as a feature.
+    #[arg(long)]
+    pub label_column: Option<String>,
     /// Grid shape as ROWSxCOLS, e.g. 10x10.
     #[arg(long, value_parser = parse_grid)]
     pub grid: [usize; 2],

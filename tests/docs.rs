@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 /// Every operation of the API (SPEC §4 and the pictures issue).
-const OPERATIONS: [(&str, &str); 24] = [
+const OPERATIONS: [(&str, &str); 25] = [
     ("post", "/train"),
     ("post", "/atrain"),
     ("get", "/list-of-models"),
@@ -21,6 +21,7 @@ const OPERATIONS: [(&str, &str); 24] = [
     ("get", "/models/{name}"),
     ("put", "/models/{name}"),
     ("delete", "/models/{name}"),
+    ("get", "/models/{name}/nodes"),
     ("get", "/models/{name}/image.png"),
     ("get", "/models/{name}/umatrix.png"),
     ("get", "/models/{name}/curves.png"),
@@ -176,7 +177,7 @@ async fn every_name_in_a_path_states_the_naming_rule_and_its_400() {
         .into_iter()
         .filter(|(_, path, _)| path.contains("{name}"))
         .collect::<Vec<_>>();
-    assert_eq!(names.len(), 14);
+    assert_eq!(names.len(), 15);
     for (method, path, operation) in names {
         let name = operation["parameters"]
             .as_array()

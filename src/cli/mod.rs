@@ -24,9 +24,9 @@ use crate::storage::{
     LoadedMap, ModelStore, StorageError, validate_name, weights_from_npy, weights_to_npy,
     write_atomically,
 };
-use crate::training::{self, TrainingJob};
+use crate::training::{self, DataNames, Labels, NamesError, TrainingJob};
 
-pub use data::read_data;
+pub use data::{read_data, read_data_file};
 pub use health::health;
 
 /// Why a subcommand failed.
@@ -94,8 +94,14 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
         }
         (None, None) => unreachable!("clap requires --out or --name"),
     };
-    let data = read_data(&args.data, args.delimiter)?;
+    let file = read_data_file(&args.data, args.delimiter, args.label_column.as_deref())?;
+    let data = file.data;
     let [samples, dim] = [data.nrows(), data.ncols()];
+    let names = DataNames {
+        feature_names: args.feature_names.clone().or(file.features),
+        labels: (file.labels.as_deref().map(Labels::from_rows).transpose()).map_err(flag_error)?,
+    };
+    names.check(samples, dim).map_err(flag_error)?;
     let [rows, cols] = args.grid;
     let method = match &args.init {
         Some(InitArg::Method(method)) => Some(*method),
@@ -119,6 +125,7 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
         data,
         record_bmus: false,
         dataset: None,
+        names,
     };
     let outcome = run_with_progress(&job)?;
 
@@ -151,7 +158,19 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
         "topographic_error": meta.topographic_error,
         "options": meta.options,
         "scaler": meta.scaler,
+        "feature_names": meta.data.as_ref().and_then(|data| data.feature_names.as_ref()),
+        "labels": meta.data.as_ref().and_then(|data| data.labels.as_ref()),
     }))
+}
+
+/// A names error with the flag it came from (a CSV header's names count as
+/// `--feature-names`).
+fn flag_error(err: NamesError) -> CliError {
+    let flag = match err.field() {
+        "feature_names" => "--feature-names",
+        _ => "--label-column",
+    };
+    CliError::BadInput(format!("{flag}: {err}"))
 }
 
 /// The options of SPEC §3b as the flags give them (`init`: the method of `--init`, if one).
@@ -346,6 +365,7 @@ pub fn samples(args: SamplesArgs) -> Result<(), CliError> {
             data: data.clone(),
             record_bmus: false,
             dataset: None,
+            names: DataNames::default(),
         };
         let outcome = training::run(&job, &TrainControl::default())?;
         let mut meta = outcome.meta;

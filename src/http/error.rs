@@ -44,6 +44,10 @@ pub enum ApiError {
     JobFailed { name: String, reason: String },
     #[error("the training of {0:?} was cancelled")]
     JobCancelled(String),
+    #[error(
+        "the model {0:?} has no summary of its training data: it was imported, trained before summaries were kept, or is not trained yet"
+    )]
+    NoNodeSummary(String),
     #[error("{0}")]
     Conflict(String),
     #[error("the job queue is full: try again in a few seconds")]
@@ -122,6 +126,7 @@ impl ApiError {
             ApiError::ModelPending { .. } => (S::NOT_FOUND, "model_not_found"),
             ApiError::JobFailed { .. } => (S::INTERNAL_SERVER_ERROR, "job_failed"),
             ApiError::JobCancelled(_) => (S::GONE, "job_cancelled"),
+            ApiError::NoNodeSummary(_) => (S::NOT_FOUND, "no_node_summary"),
             ApiError::Conflict(_) => (S::CONFLICT, "conflict"),
             ApiError::QueueFull => (S::SERVICE_UNAVAILABLE, "queue_full"),
             ApiError::BodyTooLarge(_) => (S::PAYLOAD_TOO_LARGE, "body_too_large"),

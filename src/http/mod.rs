@@ -65,6 +65,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::get, jobs::cancel))
         .routes(routes!(models::list_details))
         .routes(routes!(models::get, models::delete, models::import))
+        .routes(routes!(models::nodes))
         .routes(routes!(pictures::map))
         .routes(routes!(pictures::umatrix))
         .routes(routes!(pictures::curves))

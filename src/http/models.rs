@@ -18,7 +18,7 @@ use super::schema::{self, status_schema};
 use super::state::AppState;
 use crate::som::{Compatibility, InitMethod, SomError};
 use crate::storage::{
-    ModelMeta, NpyError, OptionsRecord, ScalerRecord, StorageError, TrainingStatus,
+    DataRecord, ModelMeta, NpyError, OptionsRecord, ScalerRecord, StorageError, TrainingStatus,
     weights_from_npy, weights_to_npy,
 };
 
@@ -277,6 +277,12 @@ pub struct ModelDetailOut {
     /// The numbers (from 1) of the iterations `quality_per_iteration` belongs to; null when
     /// unknown.
     recorded_iterations: Option<Vec<usize>>,
+    /// One name per feature (component of the weights), when the training was given them
+    /// (`feature_names`, or a CSV dataset's header); else null.
+    feature_names: Option<Vec<String>>,
+    /// The distinct labels of the training rows, in order of first appearance (the indices
+    /// of `GET /models/{name}/nodes` point into it); null when trained without labels.
+    labels: Option<Vec<String>>,
 }
 
 /// The answer of `DELETE /models/{name}` and `DELETE /datasets/{name}`.
@@ -331,12 +337,17 @@ pub async fn get(
     State(state): State<AppState>,
     ModelName(name): ModelName,
 ) -> Result<Json<ModelDetailOut>, Failure> {
-    let meta = match state.jobs.get(&name) {
-        Some(job) => job.meta(),
-        None => {
+    // A job that succeeded keeps no copy of what its model knows of the data: the store has it.
+    let mut meta = match state.jobs.get(&name) {
+        Some(job) if job.status() != TrainingStatus::Succeeded => job.meta(),
+        _ => {
             let store = state.store.clone();
             blocking(move || store.describe(&name)).await??
         }
+    };
+    let (feature_names, labels) = match meta.data.take() {
+        Some(data) => (data.feature_names, data.labels),
+        None => (None, None),
     };
     Ok(Json(ModelDetailOut {
         summary: ModelOut::from(&meta),
@@ -345,6 +356,75 @@ pub async fn get(
         error: meta.error,
         quality_per_iteration: meta.quality_per_iteration,
         recorded_iterations: meta.recorded_iterations,
+        feature_names,
+        labels,
+    }))
+}
+
+/// What the training data left on each node of a map, in columns indexed by the node's flat
+/// index `i = row * cols + col` (`[row, col] = [i / cols, i % cols]`), each of `rows x cols`
+/// entries.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"name": "blobs", "grid_shape": [1, 3], "hits": [2, 0, 3], "mean_distance": [0.12, null, 0.08], "feature_names": ["x", "y"], "labels": ["a", "b"], "majority_label": [0, null, 1], "label_counts": [[[0, 2]], [], [[0, 1], [1, 2]]]}))]
+pub struct NodesOut {
+    name: String,
+    /// `[rows, columns]`.
+    #[schema(value_type = [u64; 2])]
+    grid_shape: [usize; 2],
+    /// Training samples each node won (its hits); they sum to the number of rows.
+    hits: Vec<u64>,
+    /// Mean distance (the map's, in the units it was trained in) from each node to the
+    /// samples it won; null where it won none.
+    mean_distance: Vec<Option<f64>>,
+    /// One name per feature, when the training was given them.
+    feature_names: Option<Vec<String>>,
+    /// The distinct labels, in order of first appearance; null without labels.
+    labels: Option<Vec<String>>,
+    /// Index into `labels` of the label most of each node's samples carried (ties: the
+    /// smallest index); null where the node won none. Null without labels.
+    #[schema(value_type = Option<Vec<Option<u32>>>)]
+    majority_label: Option<Vec<Option<u32>>>,
+    /// `[label index, count]` pairs of each node's samples, in increasing index (empty where
+    /// it won none). Null without labels.
+    #[schema(value_type = Option<Vec<Vec<[u64; 2]>>>)]
+    label_counts: Option<Vec<Vec<[u64; 2]>>>,
+}
+
+/// `GET /models/{name}/nodes`: the stored summary of the training data per node.
+#[utoipa::path(get, path = "/models/{name}/nodes", tag = "models", operation_id = "get_model_nodes",
+    description = "What the training data left on each node of the map: hits, mean distance to the samples won, and, for a model trained with labels, the majority label and the label counts. Columns indexed by the node's flat index row * cols + col.",
+    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N")),
+    responses(
+        (status = 200, description = "The summary per node", body = NodesOut),
+        (status = 404, description = "No such model, or it has no summary (imported, trained before summaries were kept, or not trained yet)", body = ErrorOut, example = json!({"message": "the model \"my-map\" has no summary of its training data: it was imported, trained before summaries were kept, or is not trained yet", "code": "no_node_summary"})),
+    ))]
+pub async fn nodes(
+    State(state): State<AppState>,
+    ModelName(name): ModelName,
+) -> Result<Json<NodesOut>, Failure> {
+    let store = state.store.clone();
+    let lookup = name.clone();
+    let meta = blocking(move || store.describe(&lookup)).await??;
+    let (
+        Some(DataRecord {
+            feature_names,
+            labels,
+            nodes,
+        }),
+        Some(grid_shape),
+    ) = (meta.data, meta.grid_shape)
+    else {
+        return Err(ApiError::NoNodeSummary(name).into());
+    };
+    Ok(Json(NodesOut {
+        name,
+        grid_shape,
+        majority_label: nodes.majority_labels(),
+        hits: nodes.hits,
+        mean_distance: nodes.mean_distance,
+        feature_names,
+        labels,
+        label_counts: nodes.label_counts,
     }))
 }
 

@@ -98,6 +98,15 @@ pub struct PredictOut {
     operation_location: String,
     /// `[row, col]` of each vector's best-matching node, in the order of the vectors.
     predictions: Vec<[usize; 2]>,
+    /// Each vector's distance to its best-matching node, in the map's distance (in scaled
+    /// units for a scaled model): on the training data, the terms the model's
+    /// `quantization_error` averages. Large ones flag vectors unlike the training data.
+    distances: Vec<f64>,
+    /// For a model trained with labels: the majority label of each vector's best-matching
+    /// node (ties: the label seen first in training), `null` where that node won no
+    /// training sample. Absent for a model without labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<Vec<Option<String>>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<String>,
 }
@@ -186,38 +195,58 @@ pub async fn predict(
         .map_err(|err| err.debug(debug))?;
         data = Some(stored);
     }
-    let predictions = match data {
-        Some(data) => {
-            predict_abandonable(&state, &name, data)
-                .await
-                .map_err(|err| err.debug(debug))?
-                .1
-        }
+    let (model, nearest) = match data {
+        Some(data) => place_abandonable(&state, &name, data)
+            .await
+            .map_err(|err| err.debug(debug))?,
         None => {
             // Nothing to place; the model must still exist.
             let lookup = (state.clone(), name.clone());
-            blocking(move || lookup.0.models.model(&lookup.1))
+            let model = blocking(move || lookup.0.models.model(&lookup.1))
                 .await?
                 .map_err(|err| ApiError::from(err).debug(debug))?;
-            Vec::new()
+            (model, Vec::new())
         }
     };
+    let labels = model.labels.as_ref().map(|labels| {
+        (nearest.iter())
+            .map(|&(node, _)| labels.of(node).map(str::to_owned))
+            .collect()
+    });
     Ok(Json(PredictOut {
         operation_location: name,
-        predictions,
+        predictions: nearest
+            .iter()
+            .map(|&(node, _)| model.map.position(node))
+            .collect(),
+        distances: nearest.iter().map(|&(_, distance)| distance).collect(),
+        labels,
         warnings,
     }))
 }
 
-/// The map `name` and the best-matching node of every vector of `data` (in data units: a
-/// scaled model scales them as it scaled its training data, then compares by its distance),
-/// searched off the runtime after checking the work against `--max-predict-work`, and
-/// abandoned when the request is (the client went away).
+/// The map `name` and the best-matching node `[row, col]` of every vector of `data`, as
+/// [`place_abandonable`] finds them.
 pub async fn predict_abandonable(
     state: &AppState,
     name: &str,
     data: Array2<f64>,
 ) -> Result<(LoadedMap, Vec<[usize; 2]>), ApiError> {
+    let (model, nearest) = place_abandonable(state, name, data).await?;
+    let positions = nearest.iter().map(|&(node, _)| model.map.position(node));
+    let positions = positions.collect();
+    Ok((model, positions))
+}
+
+/// The map `name` and the best-matching node (flat index) of every vector of `data` with its
+/// distance to it (in data units: a scaled model scales them as it scaled its training data,
+/// then compares by its distance), searched off the runtime after checking the work against
+/// `--max-predict-work`, and abandoned when the request is (the client went away).
+async fn place_abandonable(
+    state: &AppState,
+    name: &str,
+    data: Array2<f64>,
+) -> Result<(LoadedMap, Vec<(usize, f64)>), ApiError> {
     let stop = StopOnDrop::default();
     let flag = stop.0.clone();
     let (state, name) = (state.clone(), name.to_owned());
@@ -227,7 +256,7 @@ pub async fn predict_abandonable(
         let map = model.map.clone();
         check_work(data.nrows(), map.nodes(), map.dim(), limit)?;
         let data = model.to_map_units(data)?;
-        let found = map.predict_unless(data.view(), &flag)?;
+        let found = map.nearest_unless(data.view(), &flag)?;
         Ok::<_, ApiError>(found.map(|found| (model, found)))
     })
     .await

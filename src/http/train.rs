@@ -13,14 +13,14 @@ use super::error::{ApiError, ErrorOut, Failure};
 use super::models::blocking;
 use super::schema;
 use super::state::AppState;
-use super::wire::{Loose, Samples, grid_shape, present};
+use super::wire::{FeatureNames, LabelsIn, Loose, Samples, grid_shape, present};
 use crate::jobs::{Ending, Job};
 use crate::som::{
     Compatibility, Decay, Distance, InitMethod, Initial, Mode, Neighbourhood, Order, Scaling,
     SomError, SomParams, Topology, TrainingOptions, check_seed, random_seed,
 };
 use crate::storage::{DatasetHold, TrainingStatus};
-use crate::training::TrainingJob;
+use crate::training::{DataNames, Labels, NamesError, TrainingJob};
 use ndarray::Array2;
 
 /// Most presentations (iterations x samples) a `verbose` answer lists one by one.
@@ -42,6 +42,17 @@ pub struct TrainIn {
     /// `training_data` (sending both is a 422).
     #[schema(value_type = Option<String>)]
     dataset: Option<String>,
+    /// One distinct name per feature; with `dataset`, these win over its CSV header's names.
+    /// `GET /models/NAME` shows them.
+    #[serde(default)]
+    #[schema(schema_with = super::wire::feature_names_schema)]
+    feature_names: FeatureNames,
+    /// One label per training row (a string or an integer); with `dataset`, these win over
+    /// its label column. The model then counts the labels each node won, and `/predict`
+    /// answers each vector's node's majority label.
+    #[serde(default)]
+    #[schema(schema_with = super::wire::labels_schema)]
+    labels: LabelsIn,
     /// `[rows, columns]` of the map.
     #[schema(required, value_type = [u64; 2], min_items = 2, max_items = 2)]
     grid_shape: Option<Loose>,
@@ -117,6 +128,8 @@ impl RequestBody for TrainIn {
         "training_data",
         "training_data_shape",
         "dataset",
+        "feature_names",
+        "labels",
         "grid_shape",
         "max_iterations",
         "learning_rate",
@@ -183,12 +196,19 @@ struct TrainRequest {
     warnings: Vec<String>,
 }
 
+/// A stored dataset held for a training: the hold, its data and its names.
+type Stored = (DatasetHold, Array2<f64>, DatasetNames);
+
+/// What a stored dataset calls its columns (its CSV header) and rows (its label column), the
+/// labels interned off the runtime; their error counts only when the request sends none.
+struct DatasetNames {
+    features: Option<Vec<String>>,
+    labels: Option<Result<Labels, NamesError>>,
+}
+
 /// The stored dataset a request names, held and read on the blocking pool; a 422 when the
 /// request also sends `training_data`.
-async fn dataset(
-    body: &JsonBody<TrainIn>,
-    state: &AppState,
-) -> Result<Option<(DatasetHold, Array2<f64>)>, Failure> {
+async fn dataset(body: &JsonBody<TrainIn>, state: &AppState) -> Result<Option<Stored>, Failure> {
     let Some(name) = body.value.dataset.clone() else {
         return Ok(None);
     };
@@ -200,13 +220,45 @@ async fn dataset(
         .debug(body.value.debug_mode()));
     }
     let datasets = state.datasets.clone();
-    Ok(Some(blocking(move || datasets.hold(&name)).await??))
+    let stored = blocking(move || {
+        let (hold, data, record) = datasets.hold(&name)?;
+        let names = DatasetNames {
+            features: record.features,
+            labels: record.labels.as_deref().map(Labels::from_rows),
+        };
+        Ok::<_, ApiError>((hold, data, names))
+    });
+    Ok(Some(stored.await??))
+}
+
+/// The names of the data's columns and rows: the request's own, else those of the stored
+/// dataset (its CSV header, its label column), checked against the data's shape.
+fn data_names(
+    feature_names: FeatureNames,
+    labels: LabelsIn,
+    stored: Option<DatasetNames>,
+    data: &Array2<f64>,
+) -> Result<DataNames, ApiError> {
+    let (stored_features, stored_labels) = match stored {
+        Some(DatasetNames { features, labels }) => (features, labels),
+        None => (None, None),
+    };
+    let labels = match labels.into_labels()? {
+        Some(labels) => Some(labels),
+        None => stored_labels.transpose()?,
+    };
+    let names = DataNames {
+        feature_names: feature_names.into_names()?.or(stored_features),
+        labels,
+    };
+    names.check(data.nrows(), data.ncols())?;
+    Ok(names)
 }
 
 fn parse(
     body: JsonBody<TrainIn>,
     state: &AppState,
-    stored: Option<(DatasetHold, Array2<f64>)>,
+    stored: Option<Stored>,
 ) -> Result<TrainRequest, Failure> {
     let JsonBody {
         value: body,
@@ -231,8 +283,8 @@ fn parse(
             Some(seed) => check_seed(seed)?,
             None => random_seed(),
         };
-        let (hold, data) = match stored {
-            Some((hold, data)) => (Some(hold), data),
+        let (hold, data, record) = match stored {
+            Some((hold, data, record)) => (Some(hold), data, Some(record)),
             None => {
                 let data = body
                     .training_data
@@ -242,9 +294,10 @@ fn parse(
                         &body.training_data_shape,
                     )?
                     .ok_or(SomError::NoSamples)?;
-                (None, data)
+                (None, data, None)
             }
         };
+        let names = data_names(body.feature_names, body.labels, record, &data)?;
         let params = SomParams {
             learning_rate,
             ..SomParams::new(
@@ -281,6 +334,7 @@ fn parse(
                 data,
                 record_bmus: verbose,
                 dataset: hold,
+                names,
             },
             verbose,
             debug,

@@ -13,6 +13,7 @@ use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema,
 
 use super::error::ApiError;
 use crate::som::{MAX_ABS_VALUE, NamedOption, SomError, data_from_flat};
+use crate::training::{Labels, MAX_LABELS, MAX_NAME_CHARS, NamesError};
 
 /// Longest text and most list items a [`Loose`] keeps: enough for every small field (a model
 /// name has at most 200 characters) and its error message, never a copy of a large value.
@@ -517,6 +518,250 @@ fn samples_with_at_least(items: usize) -> AnyOfBuilder {
                 .min_items(Some(items))
                 .description(Some("n x D numbers, row after row, with the shape beside")),
         )
+}
+
+/// A feature name or label the rules refuse: a 422 whose code names its field.
+impl From<NamesError> for ApiError {
+    fn from(err: NamesError) -> Self {
+        let code = match err.field() {
+            "labels" => "invalid_labels",
+            _ => "invalid_feature_names",
+        };
+        ApiError::InvalidValue {
+            code,
+            message: err.to_string(),
+        }
+    }
+}
+
+/// `feature_names` as sent: a list of strings, or the problem with it (kept, with the rest of
+/// the list skipped, to be reported with its field's code).
+#[derive(Debug, Default)]
+pub enum FeatureNames {
+    /// Absent or null.
+    #[default]
+    Missing,
+    Given(Vec<String>),
+    Invalid(ApiError),
+}
+
+impl FeatureNames {
+    /// The names sent, if any (their count and rules are checked against the data later).
+    pub fn into_names(self) -> Result<Option<Vec<String>>, ApiError> {
+        match self {
+            FeatureNames::Missing => Ok(None),
+            FeatureNames::Given(names) => Ok(Some(names)),
+            FeatureNames::Invalid(err) => Err(err),
+        }
+    }
+}
+
+/// `labels` as sent: one string or integer (kept as its decimal text) per row, interned as
+/// they are read, so a million rows of a few classes hold a million indices, not strings.
+#[derive(Debug, Default)]
+pub enum LabelsIn {
+    /// Absent or null.
+    #[default]
+    Missing,
+    Given(Labels),
+    Invalid(ApiError),
+}
+
+impl LabelsIn {
+    pub fn into_labels(self) -> Result<Option<Labels>, ApiError> {
+        match self {
+            LabelsIn::Missing => Ok(None),
+            LabelsIn::Given(labels) => Ok(Some(labels)),
+            LabelsIn::Invalid(err) => Err(err),
+        }
+    }
+}
+
+/// One item of a list of names: a string, an integer, or (by its kind) anything else.
+enum NameItem {
+    Text(String),
+    Integer(String),
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for NameItem {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Loose::deserialize(deserializer)? {
+            Loose::Text(text) => NameItem::Text(text),
+            Loose::Number(number) if number.fract() == 0.0 && number.abs() < 2f64.powi(53) => {
+                NameItem::Integer(format!("{number:.0}"))
+            }
+            other => NameItem::Other(other.to_string()),
+        })
+    }
+}
+
+/// Reads a JSON list of names item by item into `push` (integers as their decimal text, when
+/// `integers` are names here); the first problem is kept and the rest of the list skipped.
+fn read_names<'de, A: SeqAccess<'de>>(
+    mut seq: A,
+    field: &'static str,
+    integers: bool,
+    expected: &'static str,
+    mut push: impl FnMut(String) -> Result<(), NamesError>,
+) -> Result<Option<ApiError>, A::Error> {
+    let mut index = 0;
+    while let Some(item) = seq.next_element::<NameItem>()? {
+        let refused = match item {
+            NameItem::Text(name) => push(name),
+            NameItem::Integer(name) if integers => push(name),
+            NameItem::Integer(what) | NameItem::Other(what) => Err(NamesError::NotText {
+                field,
+                index,
+                what,
+                expected,
+            }),
+        };
+        if let Err(err) = refused {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(Some(err.into()));
+        }
+        index += 1;
+    }
+    Ok(None)
+}
+
+/// Deserialises a list of names as `T`: null is `missing`, another non-list `invalid`.
+macro_rules! names_visitor {
+    ($visitor:ident, $type:ident, $field:literal, $what:literal) => {
+        struct $visitor;
+
+        impl<'de> Deserialize<'de> for $type {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_any($visitor)
+            }
+        }
+
+        impl<'de> Visitor<'de> for $visitor {
+            type Value = $type;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(f, $what)
+            }
+            fn visit_unit<E>(self) -> Result<$type, E> {
+                Ok($type::Missing)
+            }
+            fn visit_none<E>(self) -> Result<$type, E> {
+                Ok($type::Missing)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<$type, E> {
+                Ok(not_a_list($field))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<$type, E> {
+                Ok(not_a_list($field))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<$type, E> {
+                Ok(not_a_list($field))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<$type, E> {
+                Ok(not_a_list($field))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<$type, E> {
+                Ok(not_a_list($field))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<$type, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(not_a_list($field))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<$type, A::Error> {
+                $type::read(seq)
+            }
+        }
+    };
+}
+
+names_visitor!(
+    FeatureNamesVisitor,
+    FeatureNames,
+    "feature_names",
+    "a list of strings"
+);
+names_visitor!(
+    LabelsVisitor,
+    LabelsIn,
+    "labels",
+    "a list of strings or integers"
+);
+
+trait NotAList {
+    fn invalid(err: ApiError) -> Self;
+}
+
+impl NotAList for FeatureNames {
+    fn invalid(err: ApiError) -> Self {
+        FeatureNames::Invalid(err)
+    }
+}
+
+impl NotAList for LabelsIn {
+    fn invalid(err: ApiError) -> Self {
+        LabelsIn::Invalid(err)
+    }
+}
+
+fn not_a_list<T: NotAList>(field: &'static str) -> T {
+    T::invalid(ApiError::InvalidType {
+        field,
+        expected: "a list",
+    })
+}
+
+impl FeatureNames {
+    fn read<'de, A: SeqAccess<'de>>(seq: A) -> Result<Self, A::Error> {
+        let mut names = Vec::new();
+        let expected = "feature names are strings";
+        let problem = read_names(seq, "feature_names", false, expected, |name| {
+            names.push(name);
+            Ok(())
+        })?;
+        Ok(match problem {
+            Some(err) => FeatureNames::Invalid(err),
+            None => FeatureNames::Given(names),
+        })
+    }
+}
+
+impl LabelsIn {
+    fn read<'de, A: SeqAccess<'de>>(seq: A) -> Result<Self, A::Error> {
+        let mut labels = Labels::default();
+        let expected = "a label is a string or an integer";
+        let problem = read_names(seq, "labels", true, expected, |label| labels.push(&label))?;
+        Ok(match problem {
+            Some(err) => LabelsIn::Invalid(err),
+            None => LabelsIn::Given(labels),
+        })
+    }
+}
+
+/// The schema of `feature_names`.
+pub fn feature_names_schema() -> impl Into<RefOr<Schema>> {
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(MAX_NAME_CHARS)),
+        )
+        .unique_items(true)
+        .description(Some(
+            "One distinct name per feature (D of them, each 1-100 characters); with dataset, replaces the names of its CSV header.",
+        ))
+}
+
+/// The schema of `labels`.
+pub fn labels_schema() -> impl Into<RefOr<Schema>> {
+    AnyOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String).max_length(Some(MAX_NAME_CHARS)))
+        .item(ObjectBuilder::new().schema_type(Type::Integer))
+        .to_array_builder()
+        .description(Some(format!(
+            "One label per training row, a string (at most 100 characters) or an integer (kept as its decimal text: 1 and \"1\" are one label); at most {MAX_LABELS} distinct. With dataset, replaces the dataset's label column."
+        )))
 }
 
 #[cfg(test)]

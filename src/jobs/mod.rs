@@ -483,6 +483,9 @@ impl JobRegistry {
                 }
             }
         }
+        // The summary of the data per node is stored with the model; an ended job kept in
+        // memory for /jobs holds no copy (a 1000x1000 map's is 24 MB).
+        next.meta.data = None;
         let status = next.status();
         {
             let mut current = job.now.lock().expect("job state lock");
@@ -697,6 +700,7 @@ mod job_tests {
             data,
             record_bmus: false,
             dataset: None,
+            names: Default::default(),
         }
     }
 

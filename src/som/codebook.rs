@@ -191,14 +191,33 @@ impl Codebook {
         data: ArrayView2<f64>,
         stop: &AtomicBool,
     ) -> Result<Option<Vec<[usize; 2]>>, SomError> {
+        let nearest = self.nearest_unless(data, stop)?;
+        Ok(nearest.map(|nearest| {
+            (nearest.into_iter())
+                .map(|(node, _)| self.position(node))
+                .collect()
+        }))
+    }
+
+    /// The flat index of every vector's best-matching node (ties: the smallest index) and its
+    /// distance to it (the map's, not squared: the terms whose mean is
+    /// [`Codebook::quantization_error`]); given up (`None`) soon after `stop` is set.
+    ///
+    /// # Errors
+    /// [`SomError::DimensionMismatch`] when `data` has another dimension than the map.
+    pub fn nearest_unless(
+        &self,
+        data: ArrayView2<f64>,
+        stop: &AtomicBool,
+    ) -> Result<Option<Vec<(usize, f64)>>, SomError> {
         self.check_dimension(&data)?;
-        let nodes = self.map_rows(data, |v| {
-            (!stop.load(Ordering::Relaxed)).then(|| self.nearest(v).1)
+        let nearest = self.map_rows(data, |v| {
+            (!stop.load(Ordering::Relaxed)).then(|| {
+                let (raw, node) = self.nearest(v);
+                (node, self.distance.finish(raw))
+            })
         });
-        Ok(nodes
-            .into_iter()
-            .map(|node| node.map(|node| self.position(node)))
-            .collect())
+        Ok(nearest.into_iter().collect())
     }
 
     /// Mean distance (the map's, not squared) from each vector of `data` to its best-matching

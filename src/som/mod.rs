@@ -19,6 +19,7 @@ mod options;
 mod params;
 mod scaling;
 mod schedule;
+mod summary;
 mod topology;
 mod train;
 
@@ -34,6 +35,7 @@ pub use params::{
 };
 pub use scaling::Scaler;
 pub use schedule::{SampledSchedule, Schedule, sample_indices};
+pub use summary::{NodeSummary, majority};
 pub use topology::Grid;
 pub use train::{TrainControl, TrainSettings, TrainStats, Trained, train, train_reference};
 

@@ -363,9 +363,12 @@ impl DatasetStore {
         Ok(())
     }
 
-    /// Claims `name` for a job and reads its data `(rows, dim)`: until the hold is dropped,
-    /// the dataset is neither replaced nor deleted, so the data read is the data stored.
-    pub fn hold(&self, name: &str) -> Result<(DatasetHold, Array2<f64>), DatasetError> {
+    /// Claims `name` for a job and reads its data `(rows, dim)` and record: until the hold is
+    /// dropped, the dataset is neither replaced nor deleted, so what is read is what is stored.
+    pub fn hold(
+        &self,
+        name: &str,
+    ) -> Result<(DatasetHold, Array2<f64>, DatasetRecord), DatasetError> {
         {
             let mut holds = self.lock();
             self.record_unlocked(name)?;
@@ -375,8 +378,8 @@ impl DatasetStore {
             store: self.clone(),
             name: name.to_owned(),
         };
-        let (data, _) = self.load(name)?;
-        Ok((hold, data))
+        let (data, record) = self.load(name)?;
+        Ok((hold, data, record))
     }
 }
 

@@ -1,5 +1,6 @@
 //! A stored model as everything that reads it needs it: the weights as a [`Codebook`] on the
-//! model's grid and compared by its distance, and the scaler its input vectors go through.
+//! model's grid and compared by its distance, the scaler its input vectors go through, and
+//! each node's majority label for a model trained with labels.
 //! Built from the weights and the record in this one place, so that the cache, `/predict`,
 //! the pictures and the command line cannot disagree about a model's options.
 
@@ -17,6 +18,34 @@ pub struct LoadedMap {
     pub map: Arc<Codebook>,
     /// The scaling fitted on the training data, for a scaled model.
     pub scaler: Option<Scaler>,
+    /// Each node's majority label, for a model trained with labels.
+    pub labels: Option<Arc<NodeLabels>>,
+}
+
+/// The label most of each node's training samples carried (ties: the smallest label index):
+/// what `/predict` answers for a vector that lands on the node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeLabels {
+    /// The distinct labels.
+    names: Vec<String>,
+    /// Per node (flat index), an index into `names`; `None` where it won no sample.
+    majority: Vec<Option<u32>>,
+}
+
+impl NodeLabels {
+    /// The majority labels of a record's nodes, for a record with labels and one entry per
+    /// node of a map of `nodes` nodes.
+    fn of_record(record: &super::DataRecord, nodes: usize) -> Option<Self> {
+        let names = record.labels.clone()?;
+        let majority = record.nodes.majority_labels()?;
+        (majority.len() == nodes).then_some(NodeLabels { names, majority })
+    }
+
+    /// Node `node`'s majority label; `None` where it won no labelled sample.
+    pub fn of(&self, node: usize) -> Option<&str> {
+        let label = (*self.majority.get(node)?)?;
+        self.names.get(label as usize).map(String::as_str)
+    }
 }
 
 impl LoadedMap {
@@ -45,9 +74,14 @@ impl LoadedMap {
             options.toroidal,
             options.distance,
         );
+        let nodes = map.nodes();
+        let labels = (meta.and_then(|meta| meta.data.as_ref()))
+            .and_then(|record| NodeLabels::of_record(record, nodes))
+            .map(Arc::new);
         Ok(LoadedMap {
             map: Arc::new(map),
             scaler,
+            labels,
         })
     }
 

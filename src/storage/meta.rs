@@ -4,8 +4,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::som::{
-    Compatibility, Decay, Distance, InitMethod, Mode, NamedOption, Neighbourhood, Options, Order,
-    Scaler, Scaling, Topology,
+    Compatibility, Decay, Distance, InitMethod, Mode, NamedOption, Neighbourhood, NodeSummary,
+    Options, Order, Scaler, Scaling, Topology,
 };
 
 /// Where a model's training stands. A model without a `.json` (as the Python service wrote
@@ -87,6 +87,10 @@ pub struct ModelMeta {
     /// `[quantization error, topographic error]` after the iterations numbered in
     /// `recorded_iterations` (batch mode).
     pub quality_per_iteration: Option<Vec<[f64; 2]>>,
+    /// What the map knows of the data it was trained on; `None` for a model trained before
+    /// this was kept, imported, or dropped in by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataRecord>,
 }
 
 impl ModelMeta {
@@ -177,6 +181,63 @@ impl OptionsRecord {
             scaling: options.scaling,
             mode: options.mode,
         }
+    }
+}
+
+/// What a trained map knows of its training data: what its columns and rows were called, and
+/// what the samples left on each node of the final map.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataRecord {
+    /// One per feature (component of the weights), when the training was given them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_names: Option<Vec<String>>,
+    /// The distinct labels of the training rows, in order of first appearance; the label
+    /// indices of `nodes` point into it. `None` when the training had no labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
+    pub nodes: NodesRecord,
+}
+
+/// A [`NodeSummary`] as stored: per node (flat index `row * cols + col`), columns of equal
+/// length.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodesRecord {
+    pub hits: Vec<u64>,
+    /// `null` where the node won no sample.
+    pub mean_distance: Vec<Option<f64>>,
+    /// `[label, count]` pairs in increasing label, when the training had labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_counts: Option<Vec<Vec<[u64; 2]>>>,
+}
+
+impl NodesRecord {
+    pub fn new(summary: &NodeSummary) -> Self {
+        NodesRecord {
+            hits: summary.hits.clone(),
+            mean_distance: summary.mean_distance.clone(),
+            label_counts: (summary.label_counts.as_ref()).map(|nodes| {
+                (nodes.iter())
+                    .map(|counts| counts.iter().map(|&(l, c)| [u64::from(l), c]).collect())
+                    .collect()
+            }),
+        }
+    }
+
+    /// Per node, the label most of its samples carried (ties: the smallest label index);
+    /// `None` where it won no sample. `None` when the training had no labels.
+    pub fn majority_labels(&self) -> Option<Vec<Option<u32>>> {
+        let nodes = self.label_counts.as_ref()?;
+        let pairs = |counts: &Vec<[u64; 2]>| -> Vec<(u32, u64)> {
+            (counts.iter())
+                .filter_map(|&[label, count]| Some((u32::try_from(label).ok()?, count)))
+                .collect()
+        };
+        Some(
+            nodes
+                .iter()
+                .map(|c| crate::som::majority(&pairs(c)))
+                .collect(),
+        )
     }
 }
 

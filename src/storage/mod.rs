@@ -46,8 +46,8 @@ pub use cache::{DEFAULT_CACHE_BYTES, ModelCache};
 pub use datasets::{
     CsvOptions, DatasetError, DatasetHold, DatasetRecord, DatasetStore, StagedDataset,
 };
-pub use loaded::LoadedMap;
-pub use meta::{ModelMeta, OptionsRecord, ScalerRecord, TrainingStatus};
+pub use loaded::{LoadedMap, NodeLabels};
+pub use meta::{DataRecord, ModelMeta, NodesRecord, OptionsRecord, ScalerRecord, TrainingStatus};
 pub use names::{MAX_NAME_LEN, model_name, python_float_repr, validate_name};
 pub use npy::{NpyError, data_from_npy, data_from_npy_file, weights_from_npy, weights_to_npy};
 
@@ -553,6 +553,13 @@ impl ModelStore {
                 name: name.to_owned(),
                 source,
             })
+    }
+
+    /// What `name` knows of the data it was trained on (feature names, labels, the summary per
+    /// node); `None` for a model without it (trained before it was kept, imported, or a lone
+    /// `.npy`). Not found when there is no such model.
+    pub fn data_record(&self, name: &str) -> Result<Option<DataRecord>, StorageError> {
+        Ok(self.describe(name)?.data)
     }
 
     /// Whether anything (weights, a `.json`, or something planted there) is stored under

@@ -627,3 +627,59 @@ fn a_record_whose_scaler_does_not_fit_the_weights_is_refused() {
     assert!(matches!(err, StorageError::InvalidMeta { .. }), "{err}");
     assert!(err.to_string().contains("3 components"), "{err}");
 }
+
+#[test]
+fn the_data_record_is_read_back_for_a_trained_model_and_is_none_for_an_imported_or_older_one() {
+    let (dir, store) = store_with(&["original-npy/10X10_100N.npy"]);
+    assert_eq!(store.data_record("10X10_100N").unwrap(), None);
+    let weights = random_weights(1, 3, 2, 1);
+    store.import("imported", &weights, false).unwrap();
+    assert_eq!(store.data_record("imported").unwrap(), None);
+
+    let summary = crate::som::NodeSummary::new(
+        3,
+        [(0, 0.5), (2, 1.0), (0, 1.5)].into_iter(),
+        Some(&[1, 0, 0]),
+    );
+    let record = DataRecord {
+        feature_names: Some(vec!["x".into(), "y".into()]),
+        labels: Some(vec!["a".into(), "b".into()]),
+        nodes: NodesRecord::new(&summary),
+    };
+    let meta = ModelMeta {
+        grid_shape: Some([1, 3]),
+        data: Some(record.clone()),
+        ..named("trained")
+    };
+    store.commit_model(&meta, &weights).unwrap();
+    let read = store.data_record("trained").unwrap().unwrap();
+    assert_eq!(read, record);
+    assert_eq!(read.nodes.hits, [2, 0, 1]);
+    assert_eq!(read.nodes.mean_distance, [Some(1.0), None, Some(1.0)]);
+    assert_eq!(
+        read.nodes.label_counts,
+        Some(vec![vec![[0, 1], [1, 1]], vec![], vec![[0, 1]]])
+    );
+    assert_eq!(
+        read.nodes.majority_labels(),
+        Some(vec![Some(0), None, Some(0)])
+    );
+    let map = store.load_map("trained").unwrap();
+    let labels = map.labels.unwrap();
+    assert_eq!(
+        [labels.of(0), labels.of(1), labels.of(2)],
+        [Some("a"), None, Some("a")]
+    );
+
+    // A record written before the data record existed reads as before, with none.
+    let json = dir.path().join("trained.json");
+    let mut text: serde_json::Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
+    text.as_object_mut().unwrap().remove("data");
+    fs::write(&json, text.to_string()).unwrap();
+    assert_eq!(store.data_record("trained").unwrap(), None);
+    assert!(store.load_map("trained").unwrap().labels.is_none());
+    assert!(matches!(
+        store.data_record("absent"),
+        Err(StorageError::NotFound(_))
+    ));
+}

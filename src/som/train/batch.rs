@@ -126,6 +126,7 @@ pub(super) fn train(
         weights: Array3::from_shape_vec(shape, weights).expect("(nodes, dim) weights"),
         bmus: None,
         quality_per_iteration: Some(quality),
+        found: Some(found),
         stats: TrainStats {
             threads: rayon::current_num_threads(),
             nodes_scanned: scanned + candidates.as_ref().map_or(0, CandidateSearch::measured),

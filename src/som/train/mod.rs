@@ -13,6 +13,7 @@ mod reference;
 mod rendezvous;
 mod stencil;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use ndarray::{Array2, Array3, ArrayView2, CowArray, Ix2};
@@ -23,6 +24,7 @@ use super::options::Mode;
 use super::params::{CheckedParams, SomError, check_finite, check_initial_weights};
 use super::scaling::Scaler;
 use super::schedule::Schedule;
+use super::summary::NodeSummary;
 use candidates::{CandidateSearch, Match};
 
 /// Shared with whoever runs the training: progress to read, a flag to cancel.
@@ -117,6 +119,9 @@ pub struct TrainSettings {
     /// Past it every search rescans every node: with that many samples nearly every block is
     /// updated between two presentations of a sample anyway. Default 4,194,304 (64 MiB).
     pub max_cached_blocks: usize,
+    /// The label (an index into names kept by the caller) of every sample, counted per node in
+    /// [`Trained::nodes`]; as many as samples.
+    pub labels: Option<Arc<[u32]>>,
 }
 
 impl Default for TrainSettings {
@@ -125,6 +130,7 @@ impl Default for TrainSettings {
             record_bmus: false,
             parallel_min_work: 16_384,
             max_cached_blocks: 1 << 22,
+            labels: None,
         }
     }
 }
@@ -161,6 +167,8 @@ pub struct Trained {
     pub predictions: Option<Vec<[usize; 2]>>,
     /// The scaling fitted on the data, when the options ask for one.
     pub scaler: Option<Scaler>,
+    /// What the training samples left on each node of the final map.
+    pub nodes: NodeSummary,
     pub stats: TrainStats,
 }
 
@@ -239,6 +247,7 @@ pub fn train(
     settings: &TrainSettings,
     control: &TrainControl,
 ) -> Result<Trained, SomError> {
+    check_labels(settings.labels.as_deref(), data.nrows())?;
     let prepared = prepare(params, initial, seed, data, control)?;
     // Batch searches once more after its last iteration, for the final map's errors.
     let passes = prepared.schedule.radii.len() + usize::from(params.options().mode == Mode::Batch);
@@ -266,7 +275,22 @@ pub fn train(
         )?,
     };
     let data = prepared.data.view();
-    outcome.into_trained(params, prepared.schedule, prepared.scaler, data)
+    let labels = settings.labels.as_deref();
+    outcome.into_trained(params, prepared.schedule, prepared.scaler, data, labels)
+}
+
+/// `labels`, when given, must name one label per sample.
+fn check_labels(labels: Option<&[u32]>, samples: usize) -> Result<(), SomError> {
+    match labels {
+        Some(labels) if labels.len() != samples => Err(SomError::InvalidOption {
+            field: "labels",
+            message: format!(
+                "labels has {} entries but the data has {samples} rows: send one label per row",
+                labels.len()
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Trains as [`train`] does with the reference trainer: every option, written out as SPEC
@@ -289,7 +313,7 @@ pub fn train_reference(
     } = prepare(params, initial, seed, data, &TrainControl::default())?;
     let data: Array2<f64> = data.into_owned();
     let outcome = reference::train(params, initial, &data, &schedule, &mut rng);
-    outcome.into_trained(params, schedule, scaler, data.view())
+    outcome.into_trained(params, schedule, scaler, data.view(), None)
 }
 
 /// What a trainer's loop gives back.
@@ -300,36 +324,48 @@ struct Outcome {
     bmus: Option<Vec<usize>>,
     /// `[qe, te]` after every iteration (batch).
     quality_per_iteration: Option<Vec<[f64; 2]>>,
+    /// The nearest two nodes of every sample on the final weights, when the trainer searched
+    /// for them (batch, for its last errors).
+    found: Option<Vec<Match>>,
     stats: TrainStats,
 }
 
 impl Outcome {
-    /// The trained map with its quality on `data` (the training data as trained on, scaled
-    /// or not: no second copy is made) and, when the presentations were recorded, the
-    /// best-matching node of every sample; or [`SomError::Diverged`] when a weight became
-    /// infinite (possible only with the negative factors of `mexican-hat`).
+    /// The trained map with its quality and node summary on `data` (the training data as
+    /// trained on, scaled or not: no second copy is made), whose samples carry `labels` when
+    /// given, and, when the presentations were recorded, the best-matching node of every
+    /// sample; or [`SomError::Diverged`] when a weight became infinite (possible only with the
+    /// negative factors of `mexican-hat`).
     fn into_trained(
         self,
         params: &CheckedParams,
         schedule: Schedule,
         scaler: Option<Scaler>,
         data: ArrayView2<f64>,
+        labels: Option<&[u32]>,
     ) -> Result<Trained, SomError> {
         if self.weights.iter().any(|w| !w.is_finite()) {
             return Err(SomError::Diverged);
         }
         let mut map = Codebook::on_grid(self.weights.view(), params.options());
-        // Batch measured the final map in its last search pass.
-        let quality = match self.quality_per_iteration.as_ref().and_then(|q| q.last()) {
-            Some(&last) => last,
+        // Batch searched the final map in its last pass (and measured it there).
+        let found = match self.found {
+            Some(found) => found,
             None => {
                 let weights = self.weights.as_standard_layout();
                 let flat = weights
                     .as_slice()
                     .expect("a standard layout array is contiguous");
-                final_quality(&mut map, flat, data)?
+                final_search(&mut map, flat, data)
             }
         };
+        let quality = match self.quality_per_iteration.as_ref().and_then(|q| q.last()) {
+            Some(&last) => last,
+            None => batch::errors(&found, &map),
+        };
+        let distance = map.distance();
+        let nearest = found.iter().map(|m| (m.node, distance.finish(m.distance)));
+        let nodes = NodeSummary::new(map.nodes(), nearest, labels);
         let predictions = match self.bmus {
             Some(_) => Some(map.predict(data)?),
             None => None,
@@ -343,25 +379,19 @@ impl Outcome {
             quality,
             predictions,
             scaler,
+            nodes,
             stats: self.stats,
         })
     }
 }
 
-/// `[quantization error, topographic error]` of `map`, whose weights `(nodes, dim)` are
-/// `weights`, on `data` `(n, dim)` (the map's
-/// dimension) in one search pass, the nearest two nodes of each vector, by the batch trainer's
-/// search (f32 products decided exactly, for Euclidean distance): the very numbers of
-/// [`Codebook::quantization_error`] and [`Codebook::topographic_error`], which scan twice
-/// (on 16,000 x 300 the second scan cost a quarter of ten online iterations).
-fn final_quality(
-    map: &mut Codebook,
-    weights: &[f64],
-    data: ArrayView2<f64>,
-) -> Result<[f64; 2], SomError> {
-    if data.ncols() != map.dim() || data.nrows() == 0 {
-        return Ok([map.quantization_error(data)?, map.topographic_error(data)?]);
-    }
+/// The nearest two nodes of every vector of `data` `(n, dim)` (the map's dimension, at least
+/// one vector) on `map`, whose weights `(nodes, dim)` are `weights`, in one search pass by the
+/// batch trainer's search (f32 products decided exactly, for Euclidean distance): the very
+/// nodes and distances of [`Codebook::quantization_error`] and
+/// [`Codebook::topographic_error`], which scan twice (on 16,000 x 300 the second scan cost a
+/// quarter of ten online iterations), and what the node summary counts.
+fn final_search(map: &mut Codebook, weights: &[f64], data: ArrayView2<f64>) -> Vec<Match> {
     let data = data.as_standard_layout();
     let samples = data
         .as_slice()
@@ -370,16 +400,16 @@ fn final_quality(
     let mut found = vec![Match::default(); data.nrows()];
     let never = TrainControl::default();
     batch::search(&mut candidates, map, samples, weights, &mut found, &never);
-    Ok(batch::errors(&found, map))
+    found
 }
 
 #[cfg(test)]
-mod final_quality_tests {
+mod final_search_tests {
     use super::*;
     use crate::som::{Distance, Topology, random_weights};
 
     #[test]
-    fn final_quality_is_the_codebooks_two_errors_to_the_bit() {
+    fn the_final_search_gives_the_codebooks_two_errors_to_the_bit() {
         let data = Array2::from_shape_fn((500, 7), |(i, k)| ((i * 13 + k * 5) % 17) as f64 / 17.0);
         for (rows, cols) in [(1, 1), (1, 2), (6, 5), (20, 20)] {
             for topology in [Topology::Rectangular, Topology::Hexagonal] {
@@ -390,11 +420,65 @@ mod final_quality_tests {
                     Distance::Euclidean,
                 );
                 let flat = weights.as_slice().unwrap();
-                let both = final_quality(&mut map, flat, data.view()).unwrap();
+                let found = final_search(&mut map, flat, data.view());
+                let both = batch::errors(&found, &map);
                 let qe = map.quantization_error(data.view()).unwrap();
                 let te = map.topographic_error(data.view()).unwrap();
                 assert_eq!(both, [qe, te], "{rows}x{cols} {topology:?}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+    use crate::som::{Mode, SomParams, TrainingOptions};
+
+    #[test]
+    fn the_node_summary_counts_every_sample_once_and_averages_to_the_quantization_error() {
+        let data = Array2::from_shape_fn((300, 4), |(i, k)| ((i * 7 + k * 3) % 11) as f64 / 11.0);
+        let labels: Arc<[u32]> = (0..300).map(|i| (i % 3) as u32).collect();
+        for mode in [Mode::Online, Mode::Batch] {
+            let options = TrainingOptions {
+                mode: Some(mode),
+                ..TrainingOptions::default()
+            };
+            let params = SomParams::new(5, 4, 6).options(options).check(4).unwrap();
+            let settings = TrainSettings {
+                labels: Some(labels.clone()),
+                ..TrainSettings::default()
+            };
+            let never = TrainControl::default();
+            let initial = Initial::Method(params.options().init);
+            let trained = train(&params, initial, 3, data.view(), &settings, &never).unwrap();
+            let nodes = &trained.nodes;
+            assert_eq!(nodes.hits.iter().sum::<u64>(), 300, "{mode:?}");
+            let total: f64 = (nodes.hits.iter().zip(&nodes.mean_distance))
+                .map(|(&hits, mean)| hits as f64 * mean.unwrap_or(0.0))
+                .sum();
+            approx::assert_relative_eq!(total / 300.0, trained.quality[0], epsilon = 1e-12);
+            let counts = nodes.label_counts.as_ref().unwrap();
+            for (node, counts) in counts.iter().enumerate() {
+                assert_eq!(counts.iter().map(|c| c.1).sum::<u64>(), nodes.hits[node]);
+            }
+        }
+    }
+
+    #[test]
+    fn labels_of_another_length_than_the_data_are_refused() {
+        let data = Array2::zeros((4, 2));
+        let params = SomParams::new(2, 2, 1).check(2).unwrap();
+        let settings = TrainSettings {
+            labels: Some(Arc::from([0, 1, 2])),
+            ..TrainSettings::default()
+        };
+        let initial = Initial::Method(params.options().init);
+        let never = TrainControl::default();
+        let err = train(&params, initial, 1, data.view(), &settings, &never).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("labels has 3 entries but the data has 4 rows")
+        );
     }
 }

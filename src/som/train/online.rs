@@ -98,6 +98,7 @@ pub(super) fn train(
             .record_bmus
             .then(|| std::mem::take(&mut bands[0].bmus)),
         quality_per_iteration: None,
+        found: None,
         stats,
     })
 }

@@ -55,6 +55,7 @@ pub(super) fn train(
                 weights,
                 bmus: Some(bmus),
                 quality_per_iteration: None,
+                found: None,
                 stats: TrainStats::default(),
             }
         }
@@ -105,6 +106,7 @@ pub(super) fn train(
                 weights,
                 bmus: None,
                 quality_per_iteration: Some(quality),
+                found: None,
                 stats: TrainStats::default(),
             }
         }
