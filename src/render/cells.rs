@@ -181,7 +181,7 @@ impl Cells {
     /// more it is a disc of `fill` with a `ring`, inside the circle that fits in the cell and
     /// changing none of the pixels outside it; `size` (0..=1) scales the disc. A smaller cell
     /// gets a square of `fill` ringed by `ring`, [`LEAST_MARK`] pixels wide, centred on the
-    /// cell and covering some of its neighbours.
+    /// cell (but inside the picture) and covering some of its neighbours.
     pub fn mark(
         &self,
         root: &DrawingArea<BitMapBackend, Shift>,
@@ -195,9 +195,14 @@ impl Cells {
         let radius = f64::from(scale / 2 - 2) * size;
         let radius = radius.round().max(LEAST_MARK as f64 / 2.0);
         if scale < 8 {
+            // Centred on the cell, moved inside the picture at its edges.
             let (x, y) = self.middle(cell);
-            let half = LEAST_MARK as i32 / 2;
-            let (left, top) = (x.round() as i32 - half, y.round() as i32 - half);
+            let (width, height) = self.size();
+            let place = |centre: f64, end: usize| {
+                let start = centre.round() as i32 - LEAST_MARK as i32 / 2;
+                start.clamp(0, end.saturating_sub(LEAST_MARK) as i32)
+            };
+            let (left, top) = (place(x, width), place(y, height));
             let (right, bottom) = (left + LEAST_MARK as i32, top + LEAST_MARK as i32);
             root.draw(&Rectangle::new(
                 [(left, top), (right, bottom)],

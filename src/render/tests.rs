@@ -710,6 +710,11 @@ fn a_prediction_marker_is_at_least_six_pixels_across_on_a_100x100_map() {
             "({mid_x}, {mid_y}) vs ({x}, {y})"
         );
     }
+    // In a corner, whole inside the picture.
+    let map = rectangular(&weights);
+    let plain = map_png(&map, None).unwrap();
+    let drawn = predictions_png(&map, data.view(), &[[99, 0]], None).unwrap();
+    assert_eq!(changed_box(&plain.png, &drawn.png), [0, 394, 5, 399]);
     // At 8 pixels per node a mark is a disc inside its cell, still 6 across.
     let map = rectangular(&colour_map(10, 10));
     let plain = map_png(&map, Some(8)).unwrap();
