@@ -308,6 +308,13 @@ pub struct RenderArgs {
     /// Pixels per node (default: about 400 pixels across, at most 4 megapixels).
     #[arg(long)]
     pub scale: Option<usize>,
+    /// At most this many pixels on the picture's longer side (16 to 2000), at the largest
+    /// scale that fits; not with --scale.
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// For --kind components: one feature's panel, by index from 0 or by name.
+    #[arg(long)]
+    pub feature: Option<String>,
     /// Write the PNG to this file (default: stdout, unless it is a terminal).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -324,8 +331,13 @@ pub enum PictureKind {
     Map,
     /// Mean distance of each node to its neighbours, as a heat map.
     Umatrix,
-    /// Radius and learning rate per iteration, from the model's record.
+    /// Radius and learning rate (online) or errors (batch) per iteration, from the model's
+    /// record.
     Curves,
+    /// A heat map per feature (component planes), or of the one --feature names.
+    Components,
+    /// The map with row and column ticks, a title and how the colours were made.
+    Figure,
 }
 
 fn parse_grid(text: &str) -> Result<[usize; 2], String> {

@@ -326,6 +326,69 @@ async fn bad_picture_requests_are_4xx_with_the_usual_json() {
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
         ),
+        (
+            Method::GET,
+            format!("/models/{name}/image.png?size=100&scale=3"),
+            Value::Null,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_size",
+        ),
+        (
+            Method::GET,
+            format!("/models/{name}/figure.png?size=15"),
+            Value::Null,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_size",
+        ),
+        (
+            Method::GET,
+            format!("/models/{name}/umatrix.png?size=100"),
+            Value::Null,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_size",
+        ),
+        (
+            Method::GET,
+            format!("/models/{name}/components.png?size=99999999999999999999999"),
+            Value::Null,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_type",
+        ),
+        (
+            Method::POST,
+            format!("/models/{name}/hits.png?size=2001"),
+            json!({"test_data": [[0.1, 0.2, 0.3]]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_size",
+        ),
+        (
+            Method::GET,
+            format!("/models/{name}/components.png?feature=3"),
+            Value::Null,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_feature",
+        ),
+        (
+            Method::GET,
+            format!("/models/{name}/components.png?feature=weight"),
+            Value::Null,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_feature",
+        ),
+        (
+            Method::GET,
+            "/models/nobody/components.png".into(),
+            Value::Null,
+            StatusCode::NOT_FOUND,
+            "model_not_found",
+        ),
+        (
+            Method::GET,
+            "/models/nobody/figure.png".into(),
+            Value::Null,
+            StatusCode::NOT_FOUND,
+            "model_not_found",
+        ),
     ];
     for (method, path, body, status, code) in cases {
         let mut request = app.client.request(method.clone(), app.url(&path));
@@ -336,6 +399,12 @@ async fn bad_picture_requests_are_4xx_with_the_usual_json() {
         assert_eq!(response.status(), status, "{method} {path}");
         let answer: Value = response.json().await.unwrap();
         assert_eq!(answer["code"], code, "{method} {path}: {answer}");
+        if path.contains("size=9999") {
+            assert!(
+                answer["message"].as_str().unwrap().contains("\"size\""),
+                "{answer}"
+            );
+        }
         assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
     assert_eq!(app.stored(), before, "a picture request stores nothing");
@@ -470,4 +539,161 @@ async fn the_curves_of_a_batch_model_show_its_errors() {
     let (width, height, _) = decode(&response.bytes().await.unwrap());
     assert_eq!((width, height), (800, 44 + 10 + 3 * 253), "three panels");
     app.stop().await;
+}
+
+/// Whether any pixel of the rows `y` and columns `x` is dark, as text is.
+fn has_dark_pixels(
+    (width, _, pixels): &(usize, usize, Vec<[u8; 3]>),
+    y: std::ops::Range<usize>,
+    x: std::ops::Range<usize>,
+) -> bool {
+    y.flat_map(|y| x.clone().map(move |x| (x, y)))
+        .any(|(x, y)| pixels[y * width + x].iter().all(|&v| v < 100))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn components_show_a_titled_panel_per_feature_or_the_one_asked_for() {
+    let app = spawn_app().await;
+    // Feature 0 rises along the columns, 1 down the rows, 2 is constant: in data units.
+    let weights = Array3::from_shape_fn((4, 5, 3), |(r, c, k)| match k {
+        0 => c as f64 * 100.0,
+        1 => -(r as f64),
+        _ => 7.0,
+    });
+    store_model(&app, "three", &weights, ModelMeta::default());
+    let response = get(&app, "/models/three/components.png?scale=10").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers().contains_key("etag"));
+    let all = decode(&response.bytes().await.unwrap());
+    // Two panels across and two down, each 12 + 50 + 8 + 20 + 64 wide and 28 + 60 + 12 high
+    // (the colour bar is at least 60 high).
+    let (panel_width, panel_height) = (154, 100);
+    assert_eq!((all.0, all.1), (2 * panel_width, 2 * panel_height));
+    for slot in 0..4 {
+        let (left, top) = (slot % 2 * panel_width, slot / 2 * panel_height);
+        let titled = has_dark_pixels(&all, top..top + 28, left..left + panel_width);
+        assert_eq!(titled, slot < 3, "panel {slot}'s title");
+    }
+    let at = |picture: &(usize, usize, Vec<[u8; 3]>), left: usize, r: usize, c: usize| {
+        picture.2[(28 + r * 10 + 5) * picture.0 + left + 12 + c * 10 + 5]
+    };
+    let (lowest, highest) = ([68, 1, 84], [254, 232, 37]);
+    assert_eq!((at(&all, 0, 0, 0), at(&all, 0, 0, 4)), (lowest, highest));
+    assert_eq!(
+        (at(&all, panel_width, 3, 0), at(&all, panel_width, 0, 0)),
+        (lowest, highest)
+    );
+
+    for feature in ["1", "feature%201"] {
+        let response = get(
+            &app,
+            &format!("/models/three/components.png?scale=10&feature={feature}"),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK, "{feature}");
+        let one = decode(&response.bytes().await.unwrap());
+        assert_eq!((one.0, one.1), (panel_width, panel_height), "{feature}");
+        assert_eq!(at(&one, 0, 0, 2), highest, "{feature}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_figure_and_size_fit_the_picture_to_the_asked_side() {
+    let app = spawn_app().await;
+    let (name, _) = train_10x10(&app).await;
+    let response = get(&app, &format!("/models/{name}/figure.png?scale=20")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-colour-mapping"], "rgb");
+    let figure = decode(&response.bytes().await.unwrap());
+    // The map at (48, 44), ticks under the columns every other node, the name above.
+    assert_eq!((figure.0, figure.1), (48 + 200 + 24, 44 + 200 + 32));
+    let black = |x: usize, y: usize| figure.2[y * figure.0 + x] == [0; 3];
+    assert!(black(48 + 10, 44 + 200 + 3) && black(48 + 50, 44 + 200 + 3));
+    assert!(!black(48 + 30, 44 + 200 + 3));
+    assert!(has_dark_pixels(&figure, 0..44, 0..figure.0));
+
+    for (picture, size, expected) in [
+        ("image.png", 100, (100, 100)),
+        ("image.png", 95, (90, 90)),
+        ("figure.png", 400, (400, 400)),
+    ] {
+        let response = get(&app, &format!("/models/{name}/{picture}?size={size}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "{picture}");
+        let (width, height, _) = decode(&response.bytes().await.unwrap());
+        assert!(width.max(height) <= size, "{picture}: {width}x{height}");
+        if picture == "image.png" {
+            assert_eq!((width, height), expected);
+        }
+    }
+    let response = send(
+        &app,
+        Method::POST,
+        &format!("/models/{name}/predictions.png?size=50"),
+        &json!({"test_data": [[0.5, 0.5, 0.5]]}),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-scale"], "5");
+    app.stop().await;
+}
+
+#[test]
+fn render_draws_components_and_figures_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = colour_map(6, 8);
+    let npy = dir.path().join("six.npy");
+    ndarray_npy::write_npy(&npy, &weights).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kohonen"))
+            .arg("render")
+            .arg(&npy)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    for (kind, out) in [("components", "c.png"), ("figure", "f.png")] {
+        let output = run(&["--kind", kind, "--size", "300", "--out", out]);
+        assert!(output.status.success(), "{kind}: {output:?}");
+        let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let (width, height, _) = decode(&std::fs::read(dir.path().join(out)).unwrap());
+        assert_eq!(
+            (summary["width"].as_u64(), summary["height"].as_u64()),
+            (Some(width as u64), Some(height as u64))
+        );
+        assert!(
+            width.max(height) <= 300 && width.max(height) > 250,
+            "{kind}: {width}x{height}"
+        );
+    }
+    let one = run(&[
+        "--kind",
+        "components",
+        "--feature",
+        "feature 2",
+        "--out",
+        "one.png",
+    ]);
+    assert!(one.status.success(), "{one:?}");
+    for (args, complaint) in [
+        (
+            &["--kind", "components", "--feature", "9", "--out", "x.png"][..],
+            "no feature \"9\"",
+        ),
+        (
+            &["--kind", "figure", "--feature", "0", "--out", "x.png"][..],
+            "--feature",
+        ),
+        (
+            &["--size", "300", "--scale", "2", "--out", "x.png"][..],
+            "not both",
+        ),
+    ] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(complaint), "{args:?}: {stderr}");
+    }
+    assert!(!dir.path().join("x.png").exists());
 }

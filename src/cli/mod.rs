@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::config::{
     InitArg, OptionArgs, PictureKind, PredictArgs, RenderArgs, SamplesArgs, TrainArgs,
 };
-use crate::render::{self, Curves, Map, Picture, RenderError};
+use crate::render::{self, Curves, Map, Picture, RenderError, Sizing};
 use crate::som::{
     InitMethod, Initial, SAMPLE_COLOURS, SizeLimits, SomError, SomParams, TrainControl,
     TrainingOptions, check_seed, data_from_rows, random_seed,
@@ -228,15 +228,6 @@ fn read_weights_file(path: &Path) -> Result<Array3<f64>, CliError> {
         .map_err(|reason| CliError::BadInput(format!("{}: {reason}", path.display())))
 }
 
-/// The weights of `model`: a `.npy` file, or the name of a model in `models_dir`.
-fn load_model(model: &str, models_dir: &Path) -> Result<Array3<f64>, CliError> {
-    if looks_like_a_file(model) {
-        read_weights_file(Path::new(model))
-    } else {
-        Ok(ModelStore::open(models_dir)?.load(model)?)
-    }
-}
-
 /// The map of `model` as predictions use it: a stored model with the options and scaler of
 /// its record, or a `.npy` file, which has no record (the default options).
 fn load_predictor(model: &str, models_dir: &Path) -> Result<LoadedMap, CliError> {
@@ -251,12 +242,7 @@ fn load_predictor(model: &str, models_dir: &Path) -> Result<LoadedMap, CliError>
 /// The map `model` as pictures show it: a stored model as its record says (see
 /// [`Map::of_model`]); a `.npy` file, which has no record, as SPEC §3 makes maps.
 fn load_picture(model: &str, models_dir: &Path) -> Result<Map, CliError> {
-    if looks_like_a_file(model) {
-        return Ok(Map::rectangular(load_model(model, models_dir)?));
-    }
-    Ok(Map::of_model(
-        &ModelStore::open(models_dir)?.load_map(model)?,
-    ))
+    Ok(Map::of_model(&load_predictor(model, models_dir)?))
 }
 
 pub fn predict(args: PredictArgs) -> Result<(), CliError> {
@@ -275,14 +261,22 @@ pub fn render(args: RenderArgs) -> Result<(), CliError> {
             "a PNG is not for a terminal: pass --out FILE.png or redirect stdout".into(),
         ));
     }
+    let sizing = Sizing::new(args.scale, args.size)?;
+    if args.feature.is_some() && args.kind != PictureKind::Components {
+        return Err(CliError::BadInput(
+            "--feature picks a panel of --kind components".into(),
+        ));
+    }
+    let dir = &args.models.models_dir;
     let picture = match args.kind {
-        PictureKind::Map => render::map_png(
-            &load_picture(&args.model, &args.models.models_dir)?,
-            args.scale,
-        )?,
+        PictureKind::Map => render::map_png(&load_picture(&args.model, dir)?, sizing)?,
         PictureKind::Umatrix => {
-            let map = load_picture(&args.model, &args.models.models_dir)?;
-            render::umatrix_png(&map, &umatrix_title(&args.model), args.scale)?
+            let map = load_picture(&args.model, dir)?;
+            render::umatrix_png(
+                &map,
+                &format!("U-matrix of {}", model_title(&args.model)),
+                sizing,
+            )?
         }
         PictureKind::Curves => {
             if looks_like_a_file(&args.model) {
@@ -291,11 +285,23 @@ pub fn render(args: RenderArgs) -> Result<(), CliError> {
                         .into(),
                 ));
             }
-            let meta = ModelStore::open(&args.models.models_dir)?.describe(&args.model)?;
+            let meta = ModelStore::open(dir)?.describe(&args.model)?;
             render::curves_png(
                 &format!("Training of {}", args.model),
                 &Curves::of_record(&meta),
             )?
+        }
+        PictureKind::Components => {
+            let model = load_predictor(&args.model, dir)?;
+            let names = render::feature_names(&model);
+            let feature = (args.feature.as_deref())
+                .map(|asked| render::feature_index(&names, asked))
+                .transpose()?;
+            render::components_png(&Map::of_model(&model), &names, feature, sizing)?
+        }
+        PictureKind::Figure => {
+            let map = load_picture(&args.model, dir)?;
+            render::figure_png(&map, &model_title(&args.model), sizing)?
         }
     };
     match &args.out {
@@ -329,12 +335,12 @@ fn check_out(out: &Path, extension: &str, force: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-fn umatrix_title(model: &str) -> String {
-    let name = Path::new(model).file_stem().map_or_else(
+/// A model's name as titles show it: a stored model's, or a `.npy` file's stem.
+fn model_title(model: &str) -> String {
+    Path::new(model).file_stem().map_or_else(
         || model.to_owned(),
         |stem| stem.to_string_lossy().into_owned(),
-    );
-    format!("U-matrix of {name}")
+    )
 }
 
 fn picture_summary(out: &str, picture: &Picture) -> serde_json::Value {

@@ -119,6 +119,11 @@ impl ApiError {
             },
             ApiError::Render(err) => match err {
                 RenderError::InvalidScale { .. } => (S::UNPROCESSABLE_ENTITY, "invalid_scale"),
+                RenderError::InvalidSize { .. }
+                | RenderError::SizeTooSmall { .. }
+                | RenderError::SizeAndScale => (S::UNPROCESSABLE_ENTITY, "invalid_size"),
+                RenderError::UnknownFeature(_) => (S::UNPROCESSABLE_ENTITY, "invalid_feature"),
+                RenderError::TooManyPanels { .. } => (S::UNPROCESSABLE_ENTITY, "too_large"),
                 RenderError::NothingToDraw(_) => (S::NOT_FOUND, "not_found"),
                 RenderError::Drawing(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
             },

@@ -69,6 +69,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(pictures::map))
         .routes(routes!(pictures::umatrix))
         .routes(routes!(pictures::curves))
+        .routes(routes!(pictures::components))
+        .routes(routes!(pictures::figure))
         .routes(routes!(pictures::hits))
         .routes(routes!(pictures::predictions))
         .routes(routes!(datasets::list))

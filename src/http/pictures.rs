@@ -14,26 +14,55 @@ use super::models::{blocking, fingerprint};
 use super::name::ModelName;
 use super::predict::{VectorsIn, predict_abandonable};
 use super::state::AppState;
-use crate::render::{self, Curves, Map, Picture};
+use crate::render::{self, Curves, Map, Picture, Sizing};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PictureOptions {
     /// Pixels per node (default: about 400 pixels across; at most 4 megapixels, so at most
-    /// 2000 on a 1 x 1 map and 200 on a 10 x 10 one).
-    #[param(minimum = 1)]
-    scale: Option<usize>,
+    /// 2000 on a 1 x 1 map and 200 on a 10 x 10 one). Not with size.
+    #[param(value_type = Option<usize>, minimum = 1)]
+    scale: Option<String>,
+    /// At most this many pixels on the picture's longer side (16 to 2000), at the largest
+    /// scale that fits; nodes are averaged when there are more than fit. Not with scale.
+    #[param(value_type = Option<usize>, minimum = 16, maximum = 2000)]
+    size: Option<String>,
 }
 
-fn options(
-    query: Result<Query<PictureOptions>, QueryRejection>,
-) -> Result<Option<usize>, ApiError> {
-    query
-        .map(|Query(options)| options.scale)
-        .map_err(|_| ApiError::InvalidType {
-            field: "scale",
-            expected: "a whole number of pixels per node, at least 1",
-        })
+/// Which feature `components.png` draws.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeatureOption {
+    /// One feature's panel, by index from 0 or by name (default: a panel per feature, at
+    /// most 64).
+    feature: Option<String>,
+}
+
+/// The sizing a picture's query asks for, each number checked before it sizes anything.
+fn options(query: Result<Query<PictureOptions>, QueryRejection>) -> Result<Sizing, ApiError> {
+    let Query(options) = query.map_err(|_| ApiError::InvalidType {
+        field: "scale",
+        expected: "a whole number of pixels per node, at least 1",
+    })?;
+    let number = |value: Option<String>, field, expected| {
+        value
+            .map(|text| {
+                text.parse::<usize>()
+                    .map_err(|_| ApiError::InvalidType { field, expected })
+            })
+            .transpose()
+    };
+    let scale = number(
+        options.scale,
+        "scale",
+        "a whole number of pixels per node, at least 1",
+    )?;
+    let size = number(
+        options.size,
+        "size",
+        "a whole number of pixels on the longer side, 16 to 2000",
+    )?;
+    Ok(Sizing::new(scale, size)?)
 }
 
 /// The picture's `ETag`: what was asked, the versions of the model's files, and the
@@ -85,11 +114,14 @@ fn png_response(picture: &Picture, etag: Option<String>) -> Response {
 }
 
 /// Which picture of the stored weights a `GET` asks for.
-#[derive(Clone, Copy)]
+#[derive(Debug)]
 enum Kind {
     Map,
     Umatrix,
     Curves,
+    /// The panels of all features, or of the one named (an index or a name).
+    Components(Option<String>),
+    Figure,
 }
 
 /// Serves a `GET` picture: 304 when the client's copy is current, else draws it.
@@ -97,14 +129,10 @@ async fn get_picture(
     state: AppState,
     name: String,
     kind: Kind,
-    scale: Option<usize>,
+    sizing: Sizing,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
-    let asked = match kind {
-        Kind::Map => format!("map:{scale:?}"),
-        Kind::Umatrix => format!("umatrix:{scale:?}"),
-        Kind::Curves => "curves".to_owned(),
-    };
+    let asked = format!("{kind:?}:{sizing:?}");
     let lookup = (state.clone(), name.clone());
     let etag = blocking(move || version_tag(&lookup.0, &lookup.1, &asked)).await??;
     if matches(&headers, &etag) {
@@ -117,15 +145,24 @@ async fn get_picture(
     let picture = blocking(move || {
         let drawn = || Ok::<_, ApiError>(Map::of_model(&state.models.model(&name)?));
         let picture = match kind {
-            Kind::Map => render::map_png(&drawn()?, scale)?,
+            Kind::Map => render::map_png(&drawn()?, sizing)?,
             Kind::Umatrix => {
                 let title = format!("U-matrix of {name}");
-                render::umatrix_png(&drawn()?, &title, scale)?
+                render::umatrix_png(&drawn()?, &title, sizing)?
             }
             Kind::Curves => {
                 let meta = state.store.describe(&name)?;
                 render::curves_png(&format!("Training of {name}"), &Curves::of_record(&meta))?
             }
+            Kind::Components(feature) => {
+                let model = state.models.model(&name)?;
+                let names = render::feature_names(&model);
+                let feature = (feature.as_deref())
+                    .map(|asked| render::feature_index(&names, asked))
+                    .transpose()?;
+                render::components_png(&Map::of_model(&model), &names, feature, sizing)?
+            }
+            Kind::Figure => render::figure_png(&drawn()?, &name, sizing)?,
         };
         Ok::<_, ApiError>(picture)
     })
@@ -134,9 +171,9 @@ async fn get_picture(
 }
 
 #[utoipa::path(get, path = "/models/{name}/image.png", tag = "pictures",
-    description = "The map, in the data's units (a scaled model's weights are scaled back), with no margin. On a rectangular grid node (r, c) fills columns [c*s, (c+1)*s) and rows [r*s, (r+1)*s). On a hexagonal grid each node is a hexagon with a vertical point, s wide, in rows offset by half a node: node (r, c) is centred at (s (c + 1/2 + (r mod 2)/2), s (1/sqrt(3) + r sqrt(3)/2)), each pixel belongs to the nearest centre, and the picture is floor((y + 1/2) s) by round(s (3x + 1) / (2 sqrt(3))) pixels for an x by y map, white where no hexagon is. D=3 is RGB (min-max scaled per channel if outside [0, 1]), D=1 grey, other D the first principal components; the header X-Colour-Mapping says which. A huge map is averaged down (X-Nodes-Per-Pixel).",
+    description = "The map, in the data's units (a scaled model's weights are scaled back), with no margin. On a rectangular grid node (r, c) fills columns [c*s, (c+1)*s) and rows [r*s, (r+1)*s). On a hexagonal grid each node is a hexagon with a vertical point, s wide, in rows offset by half a node: node (r, c) is centred at (s (c + 1/2 + (r mod 2)/2), s (1/sqrt(3) + r sqrt(3)/2)), each pixel belongs to the nearest centre, and the picture is floor((y + 1/2) s) by round(s (3x + 1) / (2 sqrt(3))) pixels for an x by y map, white where no hexagon is. D=3 is RGB (min-max scaled per channel if outside [0, 1]), D=1 grey, other D the first principal components; the header X-Colour-Mapping says which. A huge map is averaged down (X-Nodes-Per-Pixel), as is one with more nodes across than size= pixels.",
     params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), PictureOptions),
-    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Scale 0 or too large", body = ErrorOut, example = json!({"message": "scale 0 is not possible for a 10x10 map: use 1 to 200 pixels per node", "code": "invalid_scale"}))))]
+    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Scale 0 or too large (invalid_scale), a size out of 16..=2000, too small for the picture or given with scale (invalid_size)", body = ErrorOut, example = json!({"message": "scale 0 is not possible for a 10x10 map: use 1 to 200 pixels per node", "code": "invalid_scale"}))))]
 pub async fn map(
     State(state): State<AppState>,
     ModelName(name): ModelName,
@@ -146,10 +183,42 @@ pub async fn map(
     get_picture(state, name, Kind::Map, options(query)?, headers).await
 }
 
+#[utoipa::path(get, path = "/models/{name}/components.png", tag = "pictures",
+    description = "The component planes: a panel per feature (at most 64; more need feature=), titled with the feature's name, showing that weight of every node in the data's units as a heat map laid out like image.png (hexagons on a hexagonal map), with a colour bar from its lowest to its highest value. Panels are filled row by row, as square a grid of them as can be. With feature=K (an index from 0) or feature=NAME, that feature's panel alone.",
+    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), PictureOptions, FeatureOption),
+    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "An unknown feature, more than 64 features without feature=, or a bad scale or size", body = ErrorOut, example = json!({"message": "no feature \"colour\": give an index from 0 to 2 or a name (\"feature 0\", \"feature 1\", \"feature 2\")", "code": "invalid_feature"}))))]
+pub async fn components(
+    State(state): State<AppState>,
+    ModelName(name): ModelName,
+    query: Result<Query<PictureOptions>, QueryRejection>,
+    feature: Result<Query<FeatureOption>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let sizing = options(query)?;
+    let Query(FeatureOption { feature }) = feature.map_err(|_| ApiError::InvalidType {
+        field: "feature",
+        expected: "a feature's index from 0 or its name",
+    })?;
+    get_picture(state, name, Kind::Components(feature), sizing, headers).await
+}
+
+#[utoipa::path(get, path = "/models/{name}/figure.png", tag = "pictures",
+    description = "The map as a figure: the model's name as its title (shortened with an ellipsis when too long), node numbers from 0 with tick marks left of the rows and below the columns, and, unless the weights are the colours (D=3 in [0, 1]), a legend saying how the colours were made (X-Colour-Mapping names the rule, as for image.png).",
+    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), PictureOptions),
+    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "A bad scale or size", body = ErrorOut, example = json!({"message": "give either size (pixels on the longer side) or scale (pixels per node), not both", "code": "invalid_size"}))))]
+pub async fn figure(
+    State(state): State<AppState>,
+    ModelName(name): ModelName,
+    query: Result<Query<PictureOptions>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    get_picture(state, name, Kind::Figure, options(query)?, headers).await
+}
+
 #[utoipa::path(get, path = "/models/{name}/umatrix.png", tag = "pictures",
     description = "The U-matrix: each node's mean distance (in the data's units) to its neighbours on the map's grid (8 on a rectangular grid, 6 on a hexagonal one, wrapping round a toroidal one), as a heat map laid out like image.png, with a colour bar. High values are boundaries between clusters.",
     params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), PictureOptions),
-    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Scale 0 or too large", body = ErrorOut, example = json!({"message": "scale 0 is not possible for a 10x10 map: use 1 to 200 pixels per node", "code": "invalid_scale"}))))]
+    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Scale 0 or too large (invalid_scale), a size out of 16..=2000, too small for the picture or given with scale (invalid_size)", body = ErrorOut, example = json!({"message": "scale 0 is not possible for a 10x10 map: use 1 to 200 pixels per node", "code": "invalid_scale"}))))]
 pub async fn umatrix(
     State(state): State<AppState>,
     ModelName(name): ModelName,
@@ -168,7 +237,7 @@ pub async fn curves(
     ModelName(name): ModelName,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
-    get_picture(state, name, Kind::Curves, None, headers).await
+    get_picture(state, name, Kind::Curves, Sizing::Default, headers).await
 }
 
 /// What a `POST` picture draws over the map.
@@ -182,7 +251,7 @@ enum Overlay {
 async fn post_picture(
     state: AppState,
     name: String,
-    scale: Option<usize>,
+    sizing: Sizing,
     JsonBody { value, warnings }: JsonBody<VectorsIn>,
     overlay: Overlay,
 ) -> Result<Response, Failure> {
@@ -194,8 +263,11 @@ async fn post_picture(
     let picture = blocking(move || {
         let map = Map::of_model(&model);
         let picture = match overlay {
-            Overlay::Hits => render::hits_png(&map, &best, scale)?,
-            Overlay::Predictions => render::predictions_png(&map, data.view(), &best, scale)?,
+            Overlay::Hits => {
+                let hits = render::hits_per_node(map.grid(), &best);
+                render::hits_png(&map, &hits, sizing)?
+            }
+            Overlay::Predictions => render::predictions_png(&map, data.view(), &best, sizing)?,
         };
         Ok::<_, ApiError>(picture)
     })
@@ -211,10 +283,10 @@ async fn post_picture(
 }
 
 #[utoipa::path(post, path = "/models/{name}/hits.png", tag = "pictures",
-    description = "The map with a disc on every node that is the best match of some vectors, its area in proportion to their number.",
+    description = "The map with a disc on every node that is the best match of some vectors, its area in proportion to their number. A mark is at least 6 pixels across: on cells under 8 pixels it is a square centred on the node that covers some of its neighbours.",
     params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), PictureOptions),
     request_body(content = VectorsIn, content_type = "application/json", description = "Vectors as for /predict: test_data nested n x D, or flat with test_data_shape"),
-    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Invalid vectors or scale", body = ErrorOut, example = json!({"message": "the vectors have 2 components but the map's nodes have 3", "code": "dimension_mismatch"}))))]
+    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Invalid vectors, scale or size", body = ErrorOut, example = json!({"message": "the vectors have 2 components but the map's nodes have 3", "code": "dimension_mismatch"}))))]
 pub async fn hits(
     State(state): State<AppState>,
     ModelName(name): ModelName,
@@ -225,10 +297,10 @@ pub async fn hits(
 }
 
 #[utoipa::path(post, path = "/models/{name}/predictions.png", tag = "pictures",
-    description = "The map with each vector drawn at its best-matching node, in its own colour, labelled with its index.",
+    description = "The map with each vector drawn at its best-matching node, in its own colour, labelled with its index. A mark is at least 6 pixels across: on cells under 8 pixels it is a square centred on the node that covers some of its neighbours.",
     params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), PictureOptions),
     request_body(content = VectorsIn, content_type = "application/json", description = "Vectors as for /predict: test_data nested n x D, or flat with test_data_shape"),
-    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Invalid vectors or scale", body = ErrorOut, example = json!({"message": "the vectors have 2 components but the map's nodes have 3", "code": "dimension_mismatch"}))))]
+    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 404, description = "No such model", body = ErrorOut, example = json!({"message": "no model named \"x\"", "code": "model_not_found"})), (status = 422, description = "Invalid vectors, scale or size", body = ErrorOut, example = json!({"message": "the vectors have 2 components but the map's nodes have 3", "code": "dimension_mismatch"}))))]
 pub async fn predictions(
     State(state): State<AppState>,
     ModelName(name): ModelName,

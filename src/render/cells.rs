@@ -39,6 +39,11 @@ impl Cells {
         self.colours[row * self.cols + col]
     }
 
+    /// Rows and columns of cells.
+    pub fn dim(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
     /// Width and height in pixels.
     pub fn size(&self) -> (usize, usize) {
         self.layout.size(self.rows, self.cols)
@@ -171,10 +176,12 @@ impl Cells {
         })
     }
 
-    /// A mark inside a cell, drawn on a picture made by [`Cells::draw`], that always changes
-    /// some of the cell's pixels and none outside it: a disc of `fill` with a `ring` when the
-    /// cell is large enough (inside the circle that fits in the cell), else a block of `ring`
-    /// inset by a pixel. `size` (0..=1) scales the disc.
+    /// A mark on a cell, drawn on a picture made by [`Cells::draw`], at least
+    /// [`LEAST_MARK`] pixels across so it shows on a map of any size. On a cell of 8 pixels or
+    /// more it is a disc of `fill` with a `ring`, inside the circle that fits in the cell and
+    /// changing none of the pixels outside it; `size` (0..=1) scales the disc. A smaller cell
+    /// gets a square of `fill` ringed by `ring`, [`LEAST_MARK`] pixels wide, centred on the
+    /// cell (but inside the picture) and covering some of its neighbours.
     pub fn mark(
         &self,
         root: &DrawingArea<BitMapBackend, Shift>,
@@ -184,43 +191,45 @@ impl Cells {
         size: f64,
     ) -> Result<(), RenderError> {
         let scale = self.layout.scale as i32;
+        let stroke = if scale >= 24 { 2 } else { 1 };
+        let radius = f64::from(scale / 2 - 2) * size;
+        let radius = radius.round().max(LEAST_MARK as f64 / 2.0);
+        if scale < 8 {
+            // Centred on the cell, moved inside the picture at its edges.
+            let (x, y) = self.middle(cell);
+            let (width, height) = self.size();
+            let place = |centre: f64, end: usize| {
+                let start = centre.round() as i32 - LEAST_MARK as i32 / 2;
+                start.clamp(0, end.saturating_sub(LEAST_MARK) as i32)
+            };
+            let (left, top) = (place(x, width), place(y, height));
+            let (right, bottom) = (left + LEAST_MARK as i32, top + LEAST_MARK as i32);
+            root.draw(&Rectangle::new(
+                [(left, top), (right, bottom)],
+                ring.filled(),
+            ))
+            .map_err(drawing_error)?;
+            let inside = [(left + 1, top + 1), (right - 1, bottom - 1)];
+            return root
+                .draw(&Rectangle::new(inside, fill.filled()))
+                .map_err(drawing_error);
+        }
         match self.layout.topology {
             Topology::Rectangular => {
-                let [(x0, y0), (x1, y1)] = self.square(cell);
-                if scale >= 8 {
-                    let centre = (x0 + scale / 2, y0 + scale / 2);
-                    let largest = f64::from(scale / 2 - 2);
-                    let radius = (largest * size).round().max(2.0) as i32;
-                    root.draw(&Circle::new(centre, radius, fill.filled()))
-                        .map_err(drawing_error)?;
-                    let stroke = if scale >= 24 { 2 } else { 1 };
-                    root.draw(&Circle::new(centre, radius, ring.stroke_width(stroke)))
-                        .map_err(drawing_error)?;
-                } else {
-                    let inset = i32::from(scale >= 3);
-                    let block = Rectangle::new(
-                        [(x0 + inset, y0 + inset), (x1 - inset, y1 - inset)],
-                        ring.filled(),
-                    );
-                    root.draw(&block).map_err(drawing_error)?;
-                }
+                let (x, y) = self.middle(cell);
+                let centre = (x as i32, y as i32);
+                let radius = radius as i32;
+                root.draw(&Circle::new(centre, radius, fill.filled()))
+                    .map_err(drawing_error)?;
+                root.draw(&Circle::new(centre, radius, ring.stroke_width(stroke)))
+                    .map_err(drawing_error)?;
             }
             Topology::Hexagonal => {
                 // Plotters' shapes know nothing of hexagons: the mark is the cell's own
                 // pixels near its centre, so it cannot spill into a neighbour.
-                let pixels = self.hexagon_pixels(cell);
-                let (radius, stroke) = if scale >= 8 {
-                    let largest = f64::from(scale / 2 - 2);
-                    let stroke = if scale >= 24 { 2.0 } else { 1.0 };
-                    ((largest * size).round().max(2.0), stroke)
-                } else {
-                    let inset = f64::from(scale) / 2.0 - 1.0;
-                    let inside = pixels.iter().any(|&(_, _, distance)| distance <= inset);
-                    (if inside { inset } else { f64::INFINITY }, f64::INFINITY)
-                };
-                for (x, y, distance) in pixels {
+                for (x, y, distance) in self.hexagon_pixels(cell) {
                     if distance <= radius {
-                        let colour = if distance > radius - stroke {
+                        let colour = if distance > radius - f64::from(stroke) {
                             ring
                         } else {
                             fill
@@ -232,6 +241,18 @@ impl Cells {
             }
         }
         Ok(())
+    }
+
+    /// The middle of a cell, in pixels from the cells' top left corner.
+    pub fn middle(&self, cell: (usize, usize)) -> (f64, f64) {
+        match self.layout.topology {
+            Topology::Rectangular => {
+                let [(x, y), _] = self.square(cell);
+                let half = self.layout.scale as f64 / 2.0;
+                (f64::from(x) + half, f64::from(y) + half)
+            }
+            Topology::Hexagonal => self.centre(cell),
+        }
     }
 
     /// Writes `text` centred in the cell, in `colour`, if it fits inside it.
@@ -273,6 +294,9 @@ impl Cells {
             .map_err(drawing_error)
     }
 }
+
+/// The fewest pixels across a mark on a cell, whatever the cell's size.
+pub(super) const LEAST_MARK: usize = 6;
 
 /// The centre of the hexagon of `[row, col]`, a cell's width being 1: its position of SPEC §3b
 /// moved so that the hexagons' bounds start at 0.

@@ -10,8 +10,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::cells::Cells;
 use super::grid::paint_map;
 use super::{
-    Layout, MAX_PIXELS, Map, Picture, RenderError, drawing_error, encode_png, pixel_size,
-    register_font,
+    DEFAULT_SIDE, Layout, MAX_PIXELS, Map, Picture, RenderError, Sizing, drawing_error, encode_png,
+    pixel_size, register_font,
 };
 use crate::storage::ModelMeta;
 
@@ -19,7 +19,7 @@ use crate::storage::ModelMeta;
 pub(crate) const UMATRIX_TOP: usize = 44;
 pub(crate) const UMATRIX_LEFT: usize = 12;
 const BAR_GAP: usize = 16;
-const BAR_WIDTH: usize = 20;
+pub(super) const BAR_WIDTH: usize = 20;
 const BAR_LABELS: usize = 80;
 const MIN_BAR_HEIGHT: usize = 160;
 /// The colours of the errors' curves, apart from the radius's blue and the rate's red.
@@ -58,7 +58,7 @@ pub fn umatrix(map: &Map) -> Array2<f64> {
 }
 
 /// A white canvas of `width x height` handed to `draw`, then encoded.
-fn canvas(
+pub(super) fn canvas(
     width: usize,
     height: usize,
     draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<(), RenderError>,
@@ -75,7 +75,7 @@ fn canvas(
 }
 
 /// A chart's picture: no grid scale, no colour mapping.
-fn chart(png: Vec<u8>, width: usize, height: usize) -> Picture {
+pub(super) fn chart(png: Vec<u8>, width: usize, height: usize) -> Picture {
     Picture {
         png,
         width,
@@ -86,7 +86,9 @@ fn chart(png: Vec<u8>, width: usize, height: usize) -> Picture {
     }
 }
 
-fn title(
+/// `text` centred at the top of a chart `width` pixels wide, shortened to fit (see
+/// [`fitted`]).
+pub(super) fn title(
     root: &DrawingArea<BitMapBackend, Shift>,
     text: &str,
     width: usize,
@@ -94,16 +96,44 @@ fn title(
     let style = TextStyle::from(("sans-serif", 18).into_font())
         .color(&BLACK)
         .pos(Pos::new(HPos::Center, VPos::Center));
+    let text = fitted(root, text, &style, width.saturating_sub(16))?;
     root.draw(&Text::new(
-        text.to_owned(),
+        text,
         ((width / 2) as i32, (UMATRIX_TOP / 2) as i32),
         style,
     ))
     .map_err(drawing_error)
 }
 
+/// `text`, or as much of its start as fits in `width` pixels followed by an ellipsis: a long
+/// name is shortened, never clipped at the picture's edge.
+pub(super) fn fitted(
+    root: &DrawingArea<BitMapBackend, Shift>,
+    text: &str,
+    style: &TextStyle,
+    width: usize,
+) -> Result<String, RenderError> {
+    let fits = |text: &str| {
+        root.estimate_text_size(text, style)
+            .map(|(w, _)| w as usize <= width)
+            .map_err(drawing_error)
+    };
+    if fits(text)? {
+        return Ok(text.to_owned());
+    }
+    let mut kept: Vec<char> = text.chars().collect();
+    while !kept.is_empty() {
+        kept.pop();
+        let shortened = format!("{}\u{2026}", kept.iter().collect::<String>().trim_end());
+        if fits(&shortened)? {
+            return Ok(shortened);
+        }
+    }
+    Ok("\u{2026}".to_owned())
+}
+
 /// A number for an axis label, short whatever its size: `50`, `0.125`, `2.5e-5`.
-fn short_number(value: f64) -> String {
+pub(super) fn short_number(value: f64) -> String {
     if value != 0.0 && (value.abs() >= 1e4 || value.abs() < 1e-3) {
         format!("{value:.2e}")
     } else {
@@ -112,22 +142,12 @@ fn short_number(value: f64) -> String {
     }
 }
 
-/// The U-matrix (see [`umatrix`]) as a heat map with a colour bar and `title` above it. The
-/// cells are laid out as in the map's picture with their top left corner at
-/// `(UMATRIX_LEFT, UMATRIX_TOP)`: on a rectangular grid the cell of node `(r, c)` starts at
-/// `(UMATRIX_LEFT + c*s, UMATRIX_TOP + r*s)`.
-pub fn umatrix_png(
-    map: &Map,
-    title_text: &str,
-    scale: Option<usize>,
-) -> Result<Picture, RenderError> {
-    let grid = map.grid();
-    let (rows, cols) = (grid.rows, grid.cols);
-    let layout = Layout::new(grid, scale)?;
-    let values = umatrix(map);
-    let block = layout.nodes_per_pixel;
+/// `values` `(rows, cols)` averaged over blocks of `block x block` nodes (the last ones
+/// smaller), as a map too large to draw whole is shown.
+pub(super) fn averaged(values: &Array2<f64>, block: usize) -> Array2<f64> {
+    let (rows, cols) = values.dim();
     let (cell_rows, cell_cols) = (rows.div_ceil(block), cols.div_ceil(block));
-    let cells = Array2::from_shape_fn((cell_rows, cell_cols), |(r, c)| {
+    Array2::from_shape_fn((cell_rows, cell_cols), |(r, c)| {
         let rows_in = r * block..((r + 1) * block).min(rows);
         let cols_in = c * block..((c + 1) * block).min(cols);
         let count = (rows_in.len() * cols_in.len()) as f64;
@@ -136,43 +156,62 @@ pub fn umatrix_png(
             .map(|node| values[node])
             .sum::<f64>()
             / count
-    });
-    let low = cells.iter().copied().fold(f64::INFINITY, f64::min);
-    let high = cells.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    // A map imported with enormous weights can have infinite distances: those take the top
-    // colour rather than no colour at all.
-    let level = |value: f64| {
-        let level = if high > low {
-            (value - low) / (high - low)
-        } else {
-            0.0
+    })
+}
+
+/// A heat map of `values` (one per node, `(rows, cols)`) at `layout`, in viridis from the
+/// lowest value to the highest, with the two.
+pub(super) struct Heat {
+    pub cells: Cells,
+    pub low: f64,
+    pub high: f64,
+}
+
+impl Heat {
+    pub fn new(values: &Array2<f64>, layout: Layout) -> Self {
+        let values = averaged(values, layout.nodes_per_pixel);
+        let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        // A map imported with enormous weights can have infinite distances: those take the
+        // top colour rather than no colour at all.
+        let level = |value: f64| {
+            let level = if high > low {
+                (value - low) / (high - low)
+            } else {
+                0.0
+            };
+            if level.is_finite() {
+                level.clamp(0.0, 1.0)
+            } else {
+                1.0
+            }
         };
-        if level.is_finite() {
-            level.clamp(0.0, 1.0)
-        } else {
-            1.0
+        let colours = values
+            .iter()
+            .map(|&value| {
+                let RGBColor(red, green, blue) = ViridisRGB.get_color(level(value) as f32);
+                [red, green, blue]
+            })
+            .collect();
+        let (rows, cols) = values.dim();
+        Heat {
+            cells: Cells::new(rows, cols, colours, layout),
+            low,
+            high,
         }
-    };
-    let colours = cells
-        .iter()
-        .map(|&value| {
-            let RGBColor(red, green, blue) = ViridisRGB.get_color(level(value) as f32);
-            [red, green, blue]
-        })
-        .collect();
-    let heat = Cells::new(cell_rows, cell_cols, colours, layout);
-    let (grid_width, grid_height) = heat.size();
-    let bar_height = grid_height.max(MIN_BAR_HEIGHT);
-    let bar_left = UMATRIX_LEFT + grid_width + BAR_GAP;
-    let width = (bar_left + BAR_WIDTH + BAR_LABELS).max(320);
-    let height = UMATRIX_TOP + bar_height + UMATRIX_LEFT;
-    let png = canvas(width, height, |root| {
-        title(root, title_text, width)?;
-        heat.paint(root, (UMATRIX_LEFT as i32, UMATRIX_TOP as i32))?;
-        let top = UMATRIX_TOP as i32;
-        let left = bar_left as i32;
-        for y in 0..bar_height {
-            let unit = 1.0 - y as f64 / (bar_height - 1).max(1) as f64;
+    }
+
+    /// Draws the colour bar, [`BAR_WIDTH`] wide and `height` high with its top left corner at
+    /// `(left, top)`, and `ticks` values beside it from the lowest to the highest.
+    pub fn bar(
+        &self,
+        root: &DrawingArea<BitMapBackend, Shift>,
+        (left, top): (i32, i32),
+        height: usize,
+        ticks: u32,
+    ) -> Result<(), RenderError> {
+        for y in 0..height {
+            let unit = 1.0 - y as f64 / (height - 1).max(1) as f64;
             let colour = ViridisRGB.get_color(unit as f32);
             let line = Rectangle::new(
                 [
@@ -186,11 +225,11 @@ pub fn umatrix_png(
         let label_style = TextStyle::from(("sans-serif", 12).into_font())
             .color(&BLACK)
             .pos(Pos::new(HPos::Left, VPos::Center));
-        for tick in 0..5 {
-            let unit = f64::from(tick) / 4.0;
-            let y = top + ((1.0 - unit) * (bar_height - 1) as f64).round() as i32;
-            let span = (high - low).max(0.0);
-            let value = low + unit * span;
+        let span = (self.high - self.low).max(0.0);
+        for tick in 0..ticks {
+            let unit = f64::from(tick) / f64::from(ticks - 1);
+            let y = top + ((1.0 - unit) * (height - 1) as f64).round() as i32;
+            let value = self.low + unit * span;
             // Rounding leaves dust such as 3.8e-12 where the truth is 0.
             let value = if value.abs() < span * 1e-6 {
                 0.0
@@ -205,13 +244,48 @@ pub fn umatrix_png(
             .map_err(drawing_error)?;
         }
         Ok(())
+    }
+}
+
+/// The U-matrix (see [`umatrix`]) as a heat map with a colour bar and `title` above it. The
+/// cells are laid out as in the map's picture with their top left corner at
+/// `(UMATRIX_LEFT, UMATRIX_TOP)`: on a rectangular grid the cell of node `(r, c)` starts at
+/// `(UMATRIX_LEFT + c*s, UMATRIX_TOP + r*s)`.
+pub fn umatrix_png(
+    map: &Map,
+    title_text: &str,
+    sizing: impl Into<Sizing>,
+) -> Result<Picture, RenderError> {
+    let frame = |(grid_width, grid_height): (usize, usize)| {
+        let bar_left = UMATRIX_LEFT + grid_width + BAR_GAP;
+        let width = (bar_left + BAR_WIDTH + BAR_LABELS).max(320);
+        Some((
+            width,
+            UMATRIX_TOP + grid_height.max(MIN_BAR_HEIGHT) + UMATRIX_LEFT,
+        ))
+    };
+    let layout = Layout::framed(map.grid(), sizing.into(), DEFAULT_SIDE, &frame)?;
+    let heat = Heat::new(&umatrix(map), layout);
+    let (grid_width, grid_height) = heat.cells.size();
+    let (width, height) = frame((grid_width, grid_height)).expect("the layout's frame counts");
+    let bar_left = UMATRIX_LEFT + grid_width + BAR_GAP;
+    let png = canvas(width, height, |root| {
+        title(root, title_text, width)?;
+        let top = UMATRIX_TOP as i32;
+        heat.cells.paint(root, (UMATRIX_LEFT as i32, top))?;
+        heat.bar(
+            root,
+            (bar_left as i32, top),
+            grid_height.max(MIN_BAR_HEIGHT),
+            5,
+        )
     })?;
     Ok(Picture {
         png,
         width,
         height,
         scale: layout.scale,
-        nodes_per_pixel: block,
+        nodes_per_pixel: layout.nodes_per_pixel,
         mapping: None,
     })
 }

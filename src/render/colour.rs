@@ -28,6 +28,33 @@ impl Mapping {
     }
 }
 
+impl Mapping {
+    /// How colours were made from `dim` weights, in two short lines for a figure's legend;
+    /// `None` when the weights are the colours.
+    pub fn legend(self, dim: usize) -> Option<[String; 2]> {
+        let lines = match self {
+            Mapping::Rgb => return None,
+            Mapping::RgbMinMax => [
+                "Colour: the 3 weights as red, green and blue,".to_owned(),
+                "each scaled from its lowest to its highest value.".to_owned(),
+            ],
+            Mapping::Grey => [
+                "Colour: the one weight as a grey level,".to_owned(),
+                "black the lowest and white the highest.".to_owned(),
+            ],
+            Mapping::Pca if dim == 2 => [
+                "Colour: the 2 weights' principal components,".to_owned(),
+                "red the 1st and green the 2nd (each min-max scaled).".to_owned(),
+            ],
+            Mapping::Pca => [
+                format!("Colour: the first 3 principal components of the {dim} weights,"),
+                "red the 1st, green the 2nd, blue the 3rd (each min-max scaled).".to_owned(),
+            ],
+        };
+        Some(lines)
+    }
+}
+
 /// Turns vectors of the map's dimension into colours, the same way for the nodes and for the
 /// vectors drawn over them.
 #[derive(Debug, Clone)]

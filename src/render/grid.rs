@@ -7,21 +7,23 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::cells::Cells;
-use super::{Colouring, Layout, Map, Picture, RenderError};
+use super::{Colouring, Layout, Map, Picture, RenderError, Sizing};
+use crate::som::Grid;
 
-/// The cells of `map` at `layout`, each the colour of its node, or the mean colour of its
-/// block of nodes when averaged down.
-fn node_cells(map: &Map, colouring: &Colouring, layout: Layout) -> Cells {
-    let weights = map.weights();
-    let (rows, cols, _) = weights.dim();
+/// The cells of a `rows x cols` grid at `layout`, each the colour `colour_of` gives its node,
+/// or the mean colour of its block of nodes when averaged down.
+pub(super) fn node_cells(
+    (rows, cols): (usize, usize),
+    layout: Layout,
+    colour_of: impl Fn(usize, usize) -> [u8; 3],
+) -> Cells {
     let block = layout.nodes_per_pixel;
     let (cell_rows, cell_cols) = (rows.div_ceil(block), cols.div_ceil(block));
     let mut sums = vec![([0u64; 3], 0u64); cell_rows * cell_cols];
     for r in 0..rows {
         for c in 0..cols {
-            let colour = colouring.colour(weights.index_axis(Axis(0), r).row(c));
             let (sum, count) = &mut sums[(r / block) * cell_cols + c / block];
-            for (total, level) in sum.iter_mut().zip(colour) {
+            for (total, level) in sum.iter_mut().zip(colour_of(r, c)) {
                 *total += u64::from(level);
             }
             *count += 1;
@@ -34,11 +36,20 @@ fn node_cells(map: &Map, colouring: &Colouring, layout: Layout) -> Cells {
     Cells::new(cell_rows, cell_cols, colours, layout)
 }
 
-/// The colouring and the cells of a picture of `map` at `scale` (see [`Layout`]).
-fn map_cells(map: &Map, scale: Option<usize>) -> Result<(Colouring, Cells), RenderError> {
-    let layout = Layout::new(map.grid(), scale)?;
+/// The cells of `map` at `layout`, each the colour of its node's weights.
+pub(super) fn weight_cells(map: &Map, colouring: &Colouring, layout: Layout) -> Cells {
+    let weights = map.weights();
+    let (rows, cols, _) = weights.dim();
+    node_cells((rows, cols), layout, |r, c| {
+        colouring.colour(weights.index_axis(Axis(0), r).row(c))
+    })
+}
+
+/// The colouring and the cells of a picture of `map` sized by `sizing` (see [`Layout`]).
+fn map_cells(map: &Map, sizing: Sizing) -> Result<(Colouring, Cells), RenderError> {
+    let layout = Layout::new(map.grid(), sizing)?;
     let colouring = Colouring::of_weights(map.weights());
-    let cells = node_cells(map, &colouring, layout);
+    let cells = weight_cells(map, &colouring, layout);
     Ok((colouring, cells))
 }
 
@@ -50,38 +61,53 @@ pub(super) fn paint_map(
     scale: usize,
     origin: (i32, i32),
 ) -> Result<(usize, usize), RenderError> {
-    let (_, cells) = map_cells(map, Some(scale))?;
+    let (_, cells) = map_cells(map, Sizing::Scale(scale))?;
     cells.paint(root, origin)?;
     Ok(cells.size())
 }
 
 /// Black on light colours, white on dark ones.
-fn contrast([red, green, blue]: [u8; 3]) -> RGBColor {
+pub(super) fn contrast([red, green, blue]: [u8; 3]) -> RGBColor {
     let luminance = 0.299 * f64::from(red) + 0.587 * f64::from(green) + 0.114 * f64::from(blue);
     if luminance > 140.0 { BLACK } else { WHITE }
 }
 
 /// The map: each node's colour (see [`Colouring`]) over its cell.
-pub fn map_png(map: &Map, scale: Option<usize>) -> Result<Picture, RenderError> {
-    let (colouring, cells) = map_cells(map, scale)?;
+pub fn map_png(map: &Map, sizing: impl Into<Sizing>) -> Result<Picture, RenderError> {
+    let (colouring, cells) = map_cells(map, sizing.into())?;
     cells.draw(Some(colouring.mapping), |_| Ok(()))
 }
 
+/// How many of `best_matches` each node of `grid` is, row-major: the hits [`hits_png`] draws.
+pub fn hits_per_node(grid: &Grid, best_matches: &[[usize; 2]]) -> Vec<u64> {
+    let mut hits = vec![0; grid.rows * grid.cols];
+    for &[row, col] in best_matches {
+        hits[row * grid.cols + col] += 1;
+    }
+    hits
+}
+
 /// The map with a disc on every node that is the best match of some vectors, its area in
-/// proportion to their number (written on it when the cell is large enough).
+/// proportion to their number (written on it when the cell is large enough). `hits` has one
+/// count per node, row-major (see [`hits_per_node`]).
 pub fn hits_png(
     map: &Map,
-    best_matches: &[[usize; 2]],
-    scale: Option<usize>,
+    hits: &[u64],
+    sizing: impl Into<Sizing>,
 ) -> Result<Picture, RenderError> {
-    let (colouring, cells) = map_cells(map, scale)?;
-    let mut hits: BTreeMap<(usize, usize), usize> = BTreeMap::new();
-    for &node in best_matches {
-        *hits.entry(cells.of_node(node)).or_default() += 1;
+    let grid = map.grid();
+    if hits.len() != grid.rows * grid.cols {
+        return Err(RenderError::NothingToDraw("the hits are not one per node"));
     }
-    let most = hits.values().copied().max().unwrap_or(1);
+    let (colouring, cells) = map_cells(map, sizing.into())?;
+    let mut per_cell: BTreeMap<(usize, usize), u64> = BTreeMap::new();
+    for (index, &count) in hits.iter().enumerate().filter(|(_, count)| **count > 0) {
+        let node = [index / grid.cols, index % grid.cols];
+        *per_cell.entry(cells.of_node(node)).or_default() += count;
+    }
+    let most = per_cell.values().copied().max().unwrap_or(1);
     cells.draw(Some(colouring.mapping), |root| {
-        for (&cell, &count) in &hits {
+        for (&cell, &count) in &per_cell {
             let ring = contrast(cells.colour(cell));
             let size = (count as f64 / most as f64).sqrt();
             cells.mark(root, cell, ring, ring, size)?;
@@ -102,9 +128,9 @@ pub fn predictions_png(
     map: &Map,
     data: ArrayView2<f64>,
     best_matches: &[[usize; 2]],
-    scale: Option<usize>,
+    sizing: impl Into<Sizing>,
 ) -> Result<Picture, RenderError> {
-    let (colouring, cells) = map_cells(map, scale)?;
+    let (colouring, cells) = map_cells(map, sizing.into())?;
     let mut vectors_at: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
     for (index, &node) in best_matches.iter().enumerate() {
         vectors_at

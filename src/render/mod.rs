@@ -8,12 +8,16 @@
 //! `s/2` and down by `s/sqrt(3)`: `(s (c + 1/2 + (r mod 2)/2), s (1/sqrt(3) + r sqrt(3)/2))`;
 //! a pixel belongs to the hexagon whose centre is nearest to the pixel's centre, so the
 //! hexagons tile with no gaps, and the corners they leave are white (see [`Layout::size`]).
-//! Charts (U-matrix, curves, the samples side by side) have a title and axes. Text uses the
+//! The labels' picture starts the same way, its legend right of the map. A mark on a node
+//! (hits, predictions) is at least 6 pixels across, covering some neighbours of a cell under
+//! 8 pixels. Charts (U-matrix, curves, component planes, the figure, the samples side by
+//! side) have titles, axes or colour bars. [`Sizing`] sizes all but the curves. Text uses the
 //! DejaVu Sans font shipped in `assets/fonts`, so no system font library is needed.
 
 mod cells;
 mod charts;
 mod colour;
+mod figure;
 mod grid;
 
 use std::sync::Once;
@@ -26,7 +30,8 @@ use crate::storage::LoadedMap;
 
 pub use charts::{Curves, comparison_png, curves_png, umatrix, umatrix_png};
 pub use colour::{Colouring, Mapping};
-pub use grid::{hits_png, map_png, predictions_png};
+pub use figure::{MAX_PANELS, components_png, feature_index, figure_png, labels_png};
+pub use grid::{hits_per_node, hits_png, map_png, predictions_png};
 
 /// Pictures stay under this many pixels; a larger map is drawn at one pixel per block of
 /// nodes, averaged.
@@ -34,6 +39,12 @@ pub const MAX_PIXELS: usize = 4_000_000;
 
 /// A picture of a small map gets a scale that makes it about this many pixels across.
 const DEFAULT_SIDE: usize = 400;
+
+/// The longest side a client may ask for with [`Sizing::Size`]: the pixel cap allows no
+/// square picture larger.
+pub const MAX_SIZE: usize = 2000;
+/// The shortest: a thumbnail.
+pub const MIN_SIZE: usize = 16;
 
 /// Why a picture cannot be drawn.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +58,19 @@ pub enum RenderError {
         cols: usize,
         max: usize,
     },
+    #[error("size {size} is not possible: use {MIN_SIZE} to {MAX_SIZE} pixels")]
+    InvalidSize { size: usize },
+    #[error("size {size} is too small for this picture: it needs at least {least} pixels")]
+    SizeTooSmall { size: usize, least: usize },
+    #[error("give either size (pixels on the longer side) or scale (pixels per node), not both")]
+    SizeAndScale,
+    #[error("{0}")]
+    UnknownFeature(String),
+    #[error(
+        "the map has {features} features and a picture shows at most {MAX_PANELS} at once: \
+         ask for one with feature=INDEX or feature=NAME"
+    )]
+    TooManyPanels { features: usize },
     #[error("there is nothing to draw: {0}")]
     NothingToDraw(&'static str),
     #[error("drawing failed: {0}")]
@@ -133,6 +157,45 @@ impl Map {
     }
 }
 
+/// How large a client wants a picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sizing {
+    /// About [`DEFAULT_SIDE`] pixels across (see [`Layout::new`]).
+    Default,
+    /// Pixels per node.
+    Scale(usize),
+    /// At most this many pixels on the picture's longer side, at the largest scale that fits.
+    Size(usize),
+}
+
+impl Sizing {
+    /// The sizing a client's `scale` and `size` ask for: one of them, `size` within
+    /// [`MIN_SIZE`]..=[`MAX_SIZE`] (checked here, before it sizes anything).
+    pub fn new(scale: Option<usize>, size: Option<usize>) -> Result<Self, RenderError> {
+        match (scale, size) {
+            (Some(_), Some(_)) => Err(RenderError::SizeAndScale),
+            (Some(scale), None) => Ok(Sizing::Scale(scale)),
+            (None, Some(size)) if (MIN_SIZE..=MAX_SIZE).contains(&size) => Ok(Sizing::Size(size)),
+            (None, Some(size)) => Err(RenderError::InvalidSize { size }),
+            (None, None) => Ok(Sizing::Default),
+        }
+    }
+}
+
+impl From<Option<usize>> for Sizing {
+    fn from(scale: Option<usize>) -> Self {
+        scale.map_or(Sizing::Default, Sizing::Scale)
+    }
+}
+
+/// The names of a model's features, in order, as pictures title them: `feature 0`,
+/// `feature 1`, ... (one place to name them, whatever the model's record comes to say).
+pub fn feature_names(model: &LoadedMap) -> Vec<String> {
+    (0..model.map.dim())
+        .map(|k| format!("feature {k}"))
+        .collect()
+}
+
 /// Pixels per node and nodes per pixel of a grid picture of a map, and the shape of its cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
@@ -143,25 +206,43 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The layout for a requested scale, or the default one: about [`DEFAULT_SIDE`] pixels
-    /// across, at least one pixel per node (two on a hexagonal grid: see `least_scale`), at
-    /// most [`MAX_PIXELS`] pixels; a map too large for that is averaged down, one cell per
-    /// block of nodes (on a hexagonal grid the blocks' cells are hexagons too, so the picture
-    /// keeps the grid's proportions).
-    pub fn new(grid: &Grid, requested: Option<usize>) -> Result<Self, RenderError> {
+    /// The layout of a bare picture of the grid (see [`Layout::framed`]).
+    pub fn new(grid: &Grid, sizing: impl Into<Sizing>) -> Result<Self, RenderError> {
+        Layout::framed(grid, sizing.into(), DEFAULT_SIDE, &|cells| Some(cells))
+    }
+
+    /// The layout of the grid's cells in a picture whose width and height are `frame` of the
+    /// cells' (`None` when too large to count). By default the cells are about `side` pixels
+    /// across, at least one pixel per node (two on a hexagonal grid: see `least_scale`); at a
+    /// requested scale; or at the largest scale whose picture is at most the requested size on
+    /// its longer side. The picture stays under [`MAX_PIXELS`] pixels; a map too large for
+    /// that (or for the size) is averaged down, one cell per block of nodes (on a hexagonal
+    /// grid the blocks' cells are hexagons too, so the picture keeps the grid's proportions).
+    pub fn framed(
+        grid: &Grid,
+        sizing: Sizing,
+        side: usize,
+        frame: &dyn Fn((usize, usize)) -> Option<(usize, usize)>,
+    ) -> Result<Self, RenderError> {
         let (rows, cols, topology) = (grid.rows, grid.cols, grid.topology);
         let least = Layout::least_scale(topology);
         let fits = |rows: usize, cols: usize, scale: usize| {
             pixel_size(topology, rows, cols, scale)
-                .and_then(|(width, height)| width.checked_mul(height))
-                .is_some_and(|pixels| pixels <= MAX_PIXELS)
+                .and_then(frame)
+                .is_some_and(|(width, height)| {
+                    let within = match sizing {
+                        Sizing::Size(size) => width.max(height) <= size,
+                        Sizing::Default | Sizing::Scale(_) => true,
+                    };
+                    within && width.checked_mul(height).is_some_and(|p| p <= MAX_PIXELS)
+                })
         };
         let largest = (1..)
             .take_while(|&s| fits(rows, cols, s))
             .last()
             .unwrap_or(1);
-        let scale = match requested {
-            Some(scale) if scale == 0 || (scale > 1 && !fits(rows, cols, scale)) => {
+        let scale = match sizing {
+            Sizing::Scale(scale) if scale == 0 || (scale > 1 && !fits(rows, cols, scale)) => {
                 return Err(RenderError::InvalidScale {
                     scale,
                     rows,
@@ -169,12 +250,23 @@ impl Layout {
                     max: largest,
                 });
             }
-            Some(scale) => scale,
-            None => (DEFAULT_SIDE / rows.max(cols)).max(least).clamp(1, largest),
+            Sizing::Scale(scale) => scale,
+            Sizing::Size(_) => largest,
+            Sizing::Default => (side / rows.max(cols)).max(least).clamp(1, largest),
         };
-        let nodes_per_pixel = (1..)
+        let nodes_per_pixel = (1..=rows.max(cols))
             .find(|&n| fits(rows.div_ceil(n), cols.div_ceil(n), least))
-            .expect("some block size fits");
+            .ok_or_else(|| match sizing {
+                Sizing::Size(size) => RenderError::SizeTooSmall {
+                    size,
+                    least: pixel_size(topology, 1, 1, least)
+                        .and_then(frame)
+                        .map_or(usize::MAX, |(width, height)| width.max(height)),
+                },
+                Sizing::Default | Sizing::Scale(_) => {
+                    RenderError::NothingToDraw("the picture is too large")
+                }
+            })?;
         Ok(Layout {
             scale: if nodes_per_pixel > 1 { least } else { scale },
             nodes_per_pixel,

@@ -228,7 +228,7 @@ fn predictions_change_the_map_exactly_at_the_predicted_cells() {
     let weights = colour_map(10, 10);
     let data = Array2::from_shape_fn((4, 3), |(i, k)| weights[[i * 2, 9 - i, k]]);
     let best = [[0, 9], [2, 8], [4, 7], [6, 6]];
-    for scale in [2, 5, 40] {
+    for scale in [8, 9, 40] {
         let map = map_png(&rectangular(&weights), Some(scale)).unwrap();
         let drawn =
             predictions_png(&rectangular(&weights), data.view(), &best, Some(scale)).unwrap();
@@ -246,10 +246,11 @@ fn predictions_change_the_map_exactly_at_the_predicted_cells() {
 fn hits_change_the_map_exactly_at_the_nodes_hit() {
     let weights = colour_map(8, 8);
     let best = [[1, 1], [1, 1], [1, 1], [5, 2], [7, 7]];
-    let map = map_png(&rectangular(&weights), Some(30)).unwrap();
-    let hits = hits_png(&rectangular(&weights), &best, Some(30)).unwrap();
+    let plain = map_png(&rectangular(&weights), Some(30)).unwrap();
+    let map = rectangular(&weights);
+    let hits = hits_png(&map, &hits_per_node(map.grid(), &best), Some(30)).unwrap();
     assert_eq!(
-        differing_cells(&map.png, &hits.png, 30),
+        differing_cells(&plain.png, &hits.png, 30),
         vec![[1, 1], [5, 2], [7, 7]]
     );
 }
@@ -511,10 +512,11 @@ fn hits_and_predictions_change_a_hexagonal_map_exactly_in_the_hexagons_hit() {
     expected.sort();
     expected.dedup();
     // Even scales: an odd one puts the vertical edges of odd rows through pixels' centres,
-    // where the brute force and the picture may pick either side.
-    for scale in [2, 4, 6, 12, 40] {
+    // where the brute force and the picture may pick either side. Below 8 pixels a mark
+    // covers neighbours (see the markers' least size).
+    for scale in [8, 12, 40] {
         let plain = map_png(&map, Some(scale)).unwrap();
-        let hits = hits_png(&map, &best, Some(scale)).unwrap();
+        let hits = hits_png(&map, &hits_per_node(map.grid(), &best), Some(scale)).unwrap();
         let drawn = predictions_png(&map, data.view(), &best, Some(scale)).unwrap();
         for (what, picture) in [("hits", hits), ("predictions", drawn)] {
             assert_eq!(
@@ -658,4 +660,379 @@ fn a_scaled_model_is_drawn_in_the_data_units_on_its_grid() {
     let old = Map::of_model(&loaded(&ModelMeta::default()));
     assert_eq!(old.grid(), &Grid::rectangular(2, 3));
     assert_eq!(old.weights(), scaled.view());
+}
+
+/// The bounding box `[left, top, right, bottom]` (inclusive) of the pixels in which two
+/// pictures of the same size differ.
+fn changed_box(a: &[u8], b: &[u8]) -> [usize; 4] {
+    let (a, b) = (decode(a), decode(b));
+    assert_eq!((a.0, a.1), (b.0, b.1));
+    let changed: Vec<(usize, usize)> = (0..a.1)
+        .flat_map(|y| (0..a.0).map(move |x| (x, y)))
+        .filter(|&(x, y)| pixel(&a, x, y) != pixel(&b, x, y))
+        .collect();
+    assert!(!changed.is_empty(), "nothing changed");
+    [
+        changed.iter().map(|p| p.0).min().unwrap(),
+        changed.iter().map(|p| p.1).min().unwrap(),
+        changed.iter().map(|p| p.0).max().unwrap(),
+        changed.iter().map(|p| p.1).max().unwrap(),
+    ]
+}
+
+#[test]
+fn a_prediction_marker_is_at_least_six_pixels_across_on_a_100x100_map() {
+    let weights = colour_map(100, 100);
+    let data = Array2::from_shape_fn((1, 3), |(_, k)| 1.0 - weights[[50, 50, k]]);
+    for map in [rectangular(&weights), hexagonal(&weights, false)] {
+        let plain = map_png(&map, None).unwrap();
+        assert!(
+            plain.scale < 6,
+            "the default draws nodes smaller than a mark"
+        );
+        let drawn = predictions_png(&map, data.view(), &[[50, 50]], None).unwrap();
+        let [left, top, right, bottom] = changed_box(&plain.png, &drawn.png);
+        assert!(
+            right - left + 1 >= 6 && bottom - top + 1 >= 6,
+            "{left} {top} {right} {bottom}"
+        );
+        // Centred on the node's cell.
+        let (x, y) = match map.grid().topology {
+            Topology::Rectangular => (50.5 * 4.0, 50.5 * 4.0),
+            Topology::Hexagonal => hexagon_centre(50, 50, plain.scale),
+        };
+        let (mid_x, mid_y) = (
+            (left + right + 1) as f64 / 2.0,
+            (top + bottom + 1) as f64 / 2.0,
+        );
+        assert!(
+            (mid_x - x).abs() <= 1.0 && (mid_y - y).abs() <= 1.0,
+            "({mid_x}, {mid_y}) vs ({x}, {y})"
+        );
+    }
+    // In a corner, whole inside the picture.
+    let map = rectangular(&weights);
+    let plain = map_png(&map, None).unwrap();
+    let drawn = predictions_png(&map, data.view(), &[[99, 0]], None).unwrap();
+    assert_eq!(changed_box(&plain.png, &drawn.png), [0, 394, 5, 399]);
+    // At 8 pixels per node a mark is a disc inside its cell, still 6 across.
+    let map = rectangular(&colour_map(10, 10));
+    let plain = map_png(&map, Some(8)).unwrap();
+    let drawn = hits_png(&map, &hits_per_node(map.grid(), &[[3, 4]]), Some(8)).unwrap();
+    let [left, top, right, bottom] = changed_box(&plain.png, &drawn.png);
+    assert!(right - left + 1 >= 6 && bottom - top + 1 >= 6);
+    assert!(left >= 4 * 8 && right < 5 * 8 && top >= 3 * 8 && bottom < 4 * 8);
+}
+
+#[test]
+fn size_gives_the_largest_scale_whose_picture_fits_on_its_longer_side() {
+    let map = rectangular(&colour_map(7, 3));
+    let picture = map_png(&map, Sizing::Size(100)).unwrap();
+    assert_eq!((picture.scale, picture.width, picture.height), (14, 42, 98));
+    let square = map_png(&rectangular(&colour_map(10, 10)), Sizing::Size(100)).unwrap();
+    assert_eq!((square.width, square.height), (100, 100));
+    // More nodes across than pixels: averaged down, blocks of 10 x 10 nodes.
+    let large = Array3::from_shape_fn((1000, 1000, 1), |(r, _, _)| (r % 2) as f64);
+    let picture = map_png(&rectangular(&large), Sizing::Size(100)).unwrap();
+    assert_eq!(
+        (picture.nodes_per_pixel, picture.width, picture.height),
+        (10, 100, 100)
+    );
+    assert_eq!(pixel(&decode(&picture.png), 50, 50), [128; 3]);
+    let hex = map_png(&hexagonal(&colour_map(6, 7), false), Sizing::Size(150)).unwrap();
+    // floor(7.5 s) <= 150 and round(s 19 / (2 sqrt(3))) <= 150: s = 20.
+    assert_eq!((hex.scale, hex.width, hex.height), (20, 150, 110));
+    // A chart fits whole, its title and colour bar too.
+    let umatrix = umatrix_png(&rectangular(&colour_map(30, 30)), "U", Sizing::Size(400)).unwrap();
+    assert!(
+        umatrix.width.max(umatrix.height) <= 400,
+        "{}x{}",
+        umatrix.width,
+        umatrix.height
+    );
+    assert!(
+        umatrix.width.max(umatrix.height) > 370,
+        "the largest that fits"
+    );
+    assert!(matches!(
+        umatrix_png(&map, "U", Sizing::Size(100)),
+        Err(RenderError::SizeTooSmall { least, .. }) if least > 100
+    ));
+}
+
+#[test]
+fn size_is_checked_and_does_not_go_with_scale() {
+    assert_eq!(Sizing::new(None, None).unwrap(), Sizing::Default);
+    assert_eq!(Sizing::new(Some(3), None).unwrap(), Sizing::Scale(3));
+    assert_eq!(Sizing::new(None, Some(16)).unwrap(), Sizing::Size(16));
+    assert!(matches!(
+        Sizing::new(Some(3), Some(100)),
+        Err(RenderError::SizeAndScale)
+    ));
+    for size in [0, 15, 2001, usize::MAX] {
+        assert!(
+            matches!(
+                Sizing::new(None, Some(size)),
+                Err(RenderError::InvalidSize { .. })
+            ),
+            "{size}"
+        );
+    }
+}
+
+/// A `(rows, cols, 3)` map whose feature `k` rises along the columns, the rows, and both.
+fn three_features(rows: usize, cols: usize) -> Array3<f64> {
+    Array3::from_shape_fn((rows, cols, 3), |(r, c, k)| match k {
+        0 => c as f64 * 10.0,
+        1 => r as f64 - 100.0,
+        _ => (r + c) as f64 / 1000.0,
+    })
+}
+
+fn names(count: usize) -> Vec<String> {
+    (0..count).map(|k| format!("feature {k}")).collect()
+}
+
+/// Whether a row of pixels from `left` to `right` (excluded) has dark (text) pixels.
+fn has_dark_pixels(
+    decoded: &(usize, usize, Vec<[u8; 3]>),
+    y: std::ops::Range<usize>,
+    x: std::ops::Range<usize>,
+) -> bool {
+    y.flat_map(|y| x.clone().map(move |x| (x, y)))
+        .any(|(x, y)| pixel(decoded, x, y).iter().all(|&v| v < 100))
+}
+
+#[test]
+fn components_draw_a_titled_panel_per_feature_in_the_data_units() {
+    let weights = three_features(4, 5);
+    let picture = components_png(&rectangular(&weights), &names(3), None, Some(10)).unwrap();
+    let decoded = decode(&picture.png);
+    // Three panels, two across and two down, the fourth place empty.
+    let (panel_width, panel_height) = figure::panel_size((50, 40));
+    assert_eq!((decoded.0, decoded.1), (2 * panel_width, 2 * panel_height));
+    for slot in 0..4 {
+        let (left, top) = (slot % 2 * panel_width, slot / 2 * panel_height);
+        let titled = has_dark_pixels(
+            &decoded,
+            top..top + figure::PANEL_TITLE,
+            left..left + panel_width,
+        );
+        assert_eq!(titled, slot < 3, "panel {slot}");
+        let map = |r: usize, c: usize| {
+            pixel(
+                &decoded,
+                left + figure::PANEL_PAD + c * 10 + 5,
+                top + figure::PANEL_TITLE + r * 10 + 5,
+            )
+        };
+        // Viridis from the feature's lowest value (dark purple) to its highest (yellow).
+        let (lowest, highest) = ([68, 1, 84], [254, 232, 37]);
+        match slot {
+            0 => assert_eq!((map(2, 0), map(2, 4)), (lowest, highest)),
+            1 => assert_eq!((map(0, 2), map(3, 2)), (lowest, highest)),
+            2 => assert_eq!((map(0, 0), map(3, 4)), (lowest, highest)),
+            _ => assert_eq!(map(1, 1), [255; 3]),
+        }
+    }
+
+    let one = components_png(&rectangular(&weights), &names(3), Some(1), Some(10)).unwrap();
+    let single = decode(&one.png);
+    assert_eq!((single.0, single.1), (panel_width, panel_height));
+    assert_eq!(
+        pixel(&single, figure::PANEL_PAD + 25, figure::PANEL_TITLE + 35),
+        [254, 232, 37]
+    );
+}
+
+#[test]
+fn components_name_their_features_and_draw_at_most_sixty_four_at_once() {
+    let named: Vec<String> = ["red", "green", "blue"].map(String::from).to_vec();
+    assert_eq!(feature_index(&named, "green").unwrap(), 1);
+    assert_eq!(feature_index(&named, "2").unwrap(), 2);
+    for unknown in ["3", "purple", ""] {
+        match feature_index(&named, unknown) {
+            Err(RenderError::UnknownFeature(message)) => {
+                assert!(
+                    message.contains("0 to 2") && message.contains("\"red\""),
+                    "{message}"
+                )
+            }
+            other => panic!("{unknown}: {other:?}"),
+        }
+    }
+    let map = rectangular(&three_features(3, 3));
+    assert!(matches!(
+        components_png(&map, &named, Some(3), None),
+        Err(RenderError::UnknownFeature(_))
+    ));
+    let wide = rectangular(&Array3::from_shape_fn((2, 2, 65), |(r, c, k)| {
+        (r + c + k) as f64
+    }));
+    assert!(matches!(
+        components_png(&wide, &names(65), None, None),
+        Err(RenderError::TooManyPanels { features: 65 })
+    ));
+    let one = components_png(&wide, &names(65), Some(64), None).unwrap();
+    assert!(one.width > 400);
+    let sixty_four = rectangular(&Array3::from_shape_fn((10, 10, 64), |(r, c, k)| {
+        (r * c + k) as f64
+    }));
+    let picture = components_png(&sixty_four, &names(64), None, None).unwrap();
+    assert!(picture.width * picture.height <= MAX_PIXELS);
+    assert_eq!(
+        picture.width,
+        8 * figure::panel_size((10 * picture.scale, 0)).0
+    );
+}
+
+#[test]
+fn components_of_a_hexagonal_map_are_hexagons() {
+    let weights = three_features(4, 5);
+    let picture =
+        components_png(&hexagonal(&weights, false), &names(3), Some(0), Some(20)).unwrap();
+    let decoded = decode(&picture.png);
+    let at = |x: usize, y: usize| pixel(&decoded, figure::PANEL_PAD + x, figure::PANEL_TITLE + y);
+    // The corner of the bounding box of the first hexagon shows the background; its centre
+    // and the first of row 1 (shifted right by half a node) have the column's colours.
+    assert_eq!(at(0, 0), [255; 3]);
+    let (x, y) = centre_pixel(0, 0, 20);
+    assert_eq!(at(x, y), [68, 1, 84]);
+    let (x, y) = centre_pixel(1, 4, 20);
+    assert_eq!(at(x, y), [254, 232, 37]);
+    assert_eq!(
+        at(2, centre_pixel(1, 0, 20).1),
+        [255; 3],
+        "odd rows start half a node in"
+    );
+}
+
+#[test]
+fn the_figure_has_ticks_a_title_and_says_how_colours_were_made() {
+    use figure::{FIGURE_LEFT, FIGURE_TOP, TICK};
+    let map = rectangular(&colour_map(10, 10));
+    let picture = figure_png(&map, "my map", Some(20)).unwrap();
+    let decoded = decode(&picture.png);
+    assert_eq!(picture.mapping, Some(Mapping::Rgb));
+    // The map's cells where they are said to be.
+    let expected = [0, 1, 2].map(|k| level(colour_map(10, 10)[[3, 4, k]]));
+    assert_eq!(
+        pixel(
+            &decoded,
+            FIGURE_LEFT + 4 * 20 + 10,
+            FIGURE_TOP + 3 * 20 + 10
+        ),
+        expected
+    );
+    let is_black = |x: usize, y: usize| pixel(&decoded, x, y) == [0; 3];
+    // Every other row and column (40 pixels apart) has a tick: rows left of the map, columns
+    // under it; none between them.
+    for node in 0..10 {
+        let middle = node * 20 + 10;
+        let row_tick = is_black(FIGURE_LEFT - TICK as usize / 2, FIGURE_TOP + middle);
+        let col_tick = is_black(FIGURE_LEFT + middle, FIGURE_TOP + 200 + TICK as usize / 2);
+        assert_eq!(
+            (row_tick, col_tick),
+            (node % 2 == 0, node % 2 == 0),
+            "node {node}"
+        );
+    }
+    assert!(
+        !is_black(FIGURE_LEFT - 3, FIGURE_TOP + 20),
+        "between two ticks"
+    );
+    assert!(
+        has_dark_pixels(&decoded, 0..FIGURE_TOP, 0..decoded.0),
+        "a title"
+    );
+    // The numbers beside the ticks.
+    assert!(has_dark_pixels(
+        &decoded,
+        FIGURE_TOP..FIGURE_TOP + 20,
+        0..FIGURE_LEFT - TICK as usize
+    ));
+    let height_without_legend = decoded.1;
+
+    // D = 5: a legend under the ticks; a long title shortened inside the picture.
+    let five = rectangular(&Array3::from_shape_fn((10, 10, 5), |(r, c, k)| {
+        (r * k + c) as f64
+    }));
+    let long = "a".repeat(300);
+    let picture = figure_png(&five, &long, Some(20)).unwrap();
+    assert_eq!(picture.mapping, Some(Mapping::Pca));
+    let decoded = decode(&picture.png);
+    assert!(decoded.1 > height_without_legend);
+    assert!(
+        has_dark_pixels(&decoded, height_without_legend..decoded.1, 0..decoded.0),
+        "a legend"
+    );
+    let (first, last) = {
+        let dark: Vec<usize> = (0..FIGURE_TOP)
+            .flat_map(|y| (0..decoded.0).map(move |x| (x, y)))
+            .filter(|&(x, y)| pixel(&decoded, x, y).iter().all(|&v| v < 100))
+            .map(|(x, _)| x)
+            .collect();
+        (*dark.iter().min().unwrap(), *dark.iter().max().unwrap())
+    };
+    assert!(
+        first >= 4 && last + 4 < decoded.0,
+        "the title fits: {first}..{last} of {}",
+        decoded.0
+    );
+}
+
+#[test]
+fn labels_png_colours_a_node_by_its_majority_label_shaded_by_its_hits() {
+    let map = rectangular(&colour_map(4, 4));
+    let mut hits = vec![0u64; 16];
+    let mut majority = vec![None; 16];
+    hits[5] = 9; // (1, 1): the most hits, label 1
+    majority[5] = Some(1);
+    hits[10] = 1; // (2, 2): a ninth of the most, label 0
+    majority[10] = Some(0);
+    let label_names = ["cat", "dog"].map(String::from).to_vec();
+    let picture = labels_png(&map, &hits, &majority, &label_names, Some(20)).unwrap();
+    let decoded = decode(&picture.png);
+    let node = |r: usize, c: usize| pixel(&decoded, c * 20 + 10, r * 20 + 10);
+    assert_eq!(
+        node(1, 1),
+        figure::label_colour(1),
+        "all of its label's colour"
+    );
+    // A third (sqrt(1/9)) of the way from the least shade to the full colour.
+    let shade = figure::LEAST_SHADE + (1.0 - figure::LEAST_SHADE) / 3.0;
+    let paler =
+        figure::label_colour(0).map(|v| (255.0 - (255.0 - f64::from(v)) * shade).round() as u8);
+    assert_eq!(node(2, 2), paler);
+    let unlabelled = figure::NO_LABEL
+        .map(|v| (255.0 - (255.0 - f64::from(v)) * figure::LEAST_SHADE).round() as u8);
+    assert_eq!(node(0, 0), unlabelled);
+    // The legend, right of the map: a swatch per label then one for no label, with names.
+    let swatch = |index: usize| pixel(&decoded, 80 + 16 + 4, 12 + index * 18 + 4);
+    assert_eq!(swatch(0), figure::label_colour(0));
+    assert_eq!(swatch(1), figure::label_colour(1));
+    assert_eq!(swatch(2), figure::NO_LABEL);
+    assert!(
+        has_dark_pixels(&decoded, 12..30, 80 + 16 + 14..decoded.0),
+        "a name"
+    );
+    assert!(matches!(
+        labels_png(&map, &hits[..15], &majority, &label_names, None),
+        Err(RenderError::NothingToDraw(_))
+    ));
+    assert_ne!(figure::label_colour(10), figure::label_colour(11));
+}
+
+#[test]
+fn hits_from_the_training_data_shade_where_the_data_is_on_a_hexagonal_map() {
+    let map = hexagonal(&colour_map(5, 6), false);
+    let mut hits = vec![0u64; 30];
+    hits[2 * 6 + 3] = 4;
+    hits[4 * 6 + 5] = 1;
+    let plain = map_png(&map, Some(20)).unwrap();
+    let drawn = hits_png(&map, &hits, Some(20)).unwrap();
+    assert_eq!(
+        differing_hexagons(&plain.png, &drawn.png, 5, 6, 20),
+        vec![[2, 3], [4, 5]]
+    );
 }
