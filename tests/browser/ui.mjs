@@ -309,10 +309,19 @@ async function suite() {
     }
     assert.ok(steady > 0, "some samples fell between two progress ticks");
     await shot("08-job-running");
+    // "Stopping…" lasts from the 202 until the job obeys (within a second): every state the
+    // button passes through is recorded.
+    await page.evaluate(() => {
+      const button = document.querySelector("#job-cancel");
+      window.cancelStates = [];
+      const record = () => window.cancelStates.push({ text: button.textContent, disabled: button.disabled, hidden: button.hidden });
+      new MutationObserver(record).observe(button, { attributes: true, childList: true, characterData: true, subtree: true });
+    });
+    assert.match(await page.locator("#job-status").textContent(), /running/);
     await page.locator("#job-cancel").click();
-    await page.locator("#job-cancel").filter({ hasText: "Stopping…" }).waitFor();
-    assert.ok(await page.locator("#job-cancel").isDisabled() || await page.locator("#job-cancel").isHidden());
     await page.locator("#job-status").filter({ hasText: "cancelled" }).waitFor({ timeout: 10_000 });
+    const states = await page.evaluate(() => window.cancelStates);
+    assert.ok(states.some((state) => state.text === "Stopping…" && state.disabled && !state.hidden), JSON.stringify(states));
     await row.filter({ hasText: "cancelled" }).waitFor({ timeout: 10_000 });
     assert.ok(await page.locator("#job-cancel").isHidden());
     await shot("09-job-cancelled");
@@ -477,8 +486,11 @@ async function suite() {
     await page.locator('#views [data-view="components"]').click();
     assert.deepEqual(await page.locator("#component-feature option").allTextContents(), ["red", "green", "blue"]);
     await loaded("#model-components");
+    const first = await page.locator("#model-components").getAttribute("src");
+    const asked = page.waitForRequest((request) => request.url().endsWith("/components.png?feature=2"));
     await page.locator("#component-feature").selectOption({ label: "blue" });
-    await page.waitForFunction(() => document.querySelector("#model-components").src.startsWith("blob:"));
+    await asked;
+    await page.waitForFunction((before) => document.querySelector("#model-components").src !== before, first);
     await loaded("#model-components");
     await shot("17-components");
     await page.locator('#views [data-view="hits"]').click();

@@ -93,9 +93,16 @@ async function uploadDataset(file, labelColumn) {
   bar.hidden = false;
   bar.value = 0;
   $("upload-status").textContent = `Uploading ${file.name}…`;
-  const answer = await upload(`/datasets/${encodeURIComponent(name)}${query}`, file, (fraction) => {
-    bar.value = fraction;
-  });
+  let answer;
+  try {
+    answer = await upload(`/datasets/${encodeURIComponent(name)}${query}`, file, (fraction) => {
+      bar.value = fraction;
+    });
+  } catch (err) {
+    bar.hidden = true;
+    $("upload-status").textContent = "The upload stopped: the server cannot be reached. Train again when it is back.";
+    throw err;
+  }
   if (!answer.ok) {
     $("upload-status").textContent = "";
     bar.hidden = true;

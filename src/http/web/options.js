@@ -134,23 +134,25 @@ export function clearFieldErrors() {
 }
 
 /**
- * The request field a 422 is about: the answer's `field` if it has one; for `invalid_option`,
- * the field its message names (first the one it starts with, then the one it says to leave
- * out, then any other, "mode" last since messages mention it as the way out).
+ * The request field a 422 is about: the answer's `field` if it has one; else the field its
+ * message starts with or quotes ("the field \"seed\" must be ..."); else its code's field;
+ * for `invalid_option`, the field it says to leave out, then any other it names, "mode" last
+ * since messages mention it as the way out.
  */
 export function fieldOfError(body) {
   if (!body || typeof body !== "object") return "form";
   if (typeof body.field === "string") return body.field;
-  if (body.code !== "invalid_option") return FIELD_OF_CODE[body.code] || "form";
   const message = body.message || "";
-  const known = OPTIONS.map((option) => option.field).concat("learning_rate");
+  const known = OPTIONS.map((option) => option.field).concat(Object.keys(FORM_FIELDS));
   const starts = known.find((field) => message.startsWith(`${field} `));
   if (starts) return starts;
+  const quoted = /the field "(\w+)"/.exec(message);
+  if (quoted && known.includes(quoted[1])) return quoted[1];
+  if (body.code !== "invalid_option") return FIELD_OF_CODE[body.code] || "form";
   const leaveOut = /leave out (\w+)/.exec(message);
   if (leaveOut && known.includes(leaveOut[1])) return leaveOut[1];
   if (/"pca"/.test(message)) return "init";
-  const named = known
-    .filter((field) => field !== "mode" && new RegExp(`\\b${field}\\b`).test(message));
+  const named = known.filter((field) => field !== "mode" && new RegExp(`\\b${field}\\b`).test(message));
   if (named.length) return named[0];
   return /\bmode\b/.test(message) ? "mode" : "form";
 }
