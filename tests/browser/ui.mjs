@@ -278,7 +278,13 @@ async function suite() {
   });
 
   await step("a long job shows in the jobs panel, survives a reload, counts down, and stops", {}, async () => {
-    await trainSamples(300, 300, 3000);
+    // Minutes of work for the release build: 2000 random colours on 300x300 for 1000 iterations.
+    await page.locator("#random-count").fill("2000");
+    assert.ok(await page.locator('input[name="source"][value="random"]').isChecked());
+    await page.locator("#grid-rows").fill("300");
+    await page.locator("#grid-cols").fill("300");
+    await page.locator("#iterations").fill("1000");
+    await page.locator("#train-submit").click();
     await page.locator("#job-status").filter({ hasText: "running" }).waitFor({ timeout: 30_000 });
     const name = await page.locator("#job-name").textContent();
     const row = page.locator(`#jobs li[data-name="${name}"]`);
@@ -325,6 +331,7 @@ async function suite() {
     await row.filter({ hasText: "cancelled" }).waitFor({ timeout: 10_000 });
     assert.ok(await page.locator("#job-cancel").isHidden());
     await shot("09-job-cancelled");
+    await page.locator('input[name="source"][value="samples"]').check();
   });
 
   await step("an unreachable server is announced, retried, and the page recovers by itself", { allow: [/ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|status of 50\d/] }, async () => {
