@@ -431,12 +431,12 @@ async function suite() {
     await page.mouse.move(box.x + box.width * 0.35, box.y + box.height * 0.75);
     await page.locator("#node-info").filter({ hasText: "row 7, column 3" }).waitFor();
     const value = (row, col, k) => Number(weights[(row * 10 + col) * 3 + k].toPrecision(4)).toString();
-    assert.equal(await page.locator("#node-info dd").nth(3).textContent(), value(7, 3, 0));
+    assert.equal(await page.locator("#node-info dd").nth(4).textContent(), value(7, 3, 0));
     await page.locator("#map-area").focus();
     await page.keyboard.press("ArrowRight");
     await page.keyboard.press("ArrowDown");
     await page.locator("#node-info").filter({ hasText: "row 8, column 4" }).waitFor();
-    assert.equal(await page.locator("#node-info dd").nth(5).textContent(), value(8, 4, 2));
+    assert.equal(await page.locator("#node-info dd").nth(6).textContent(), value(8, 4, 2));
     assert.ok(await page.locator("#node-marker").isVisible());
     await shot("15-node-inspected");
     // On a hexagonal map, the centre of node (3, 5) as the README places it.

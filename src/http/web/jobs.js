@@ -22,7 +22,7 @@ let pollTimer = null;
 const active = (job) => job.status === "queued" || job.status === "running";
 
 /** Speaks `text` once through the live region. */
-export function announce(text) {
+function announce(text) {
   $("announcer").textContent = text;
 }
 

@@ -19,9 +19,7 @@ const nodesCache = new Map();
 /** The node the inspector shows, [row, col]. */
 let focusNode = [0, 0];
 
-export const selectedModel = () => (current ? current.name : null);
-
-export function describe(model) {
+function describe(model) {
   const parts = [];
   if (model.grid_shape) parts.push(`${model.grid_shape[0]}x${model.grid_shape[1]}`);
   if (model.dim) parts.push(`D=${model.dim}`);
@@ -220,7 +218,7 @@ async function loadPicture(id, url) {
 }
 
 /** The weights of a `.npy` (float64 or float32, little-endian, C order): {shape, data}. */
-export function readNpy(buffer) {
+function readNpy(buffer) {
   const bytes = new Uint8Array(buffer);
   const headerLength = bytes[6] === 1 ? new DataView(buffer).getUint16(8, true) : new DataView(buffer).getUint32(8, true);
   const start = bytes[6] === 1 ? 10 : 12;
@@ -249,24 +247,27 @@ const nodesOf = (name) => cached(nodesCache, name, async () => {
 });
 
 /**
- * What `GET /models/NAME/nodes` says of node [row, col], read defensively: a list of nodes
- * (each with row/col or in row-major order) or an object of per-node arrays.
+ * What `GET /models/NAME/nodes` says of node [row, col], read defensively. The expected shape
+ * is columns indexed by `row * cols + col`: `hits`, `mean_distance`, and `majority_label`
+ * indexing `labels`; a list of node objects, or nested rows, are read too. Absent: undefined.
  */
-export function nodeFacts(nodes, row, col, cols) {
+function nodeFacts(nodes, row, col, cols) {
   const index = row * cols + col;
-  let node = null;
-  const list = Array.isArray(nodes) ? nodes : nodes && Array.isArray(nodes.nodes) ? nodes.nodes : null;
-  if (list) {
-    node = list.find((entry) => entry && entry.row === row && entry.col === col)
-      || list.find((entry) => entry && Array.isArray(entry.position) && entry.position[0] === row && entry.position[1] === col)
-      || (list[index] && typeof list[index] === "object" && !("row" in list[index]) ? list[index] : null);
-  } else if (nodes && typeof nodes === "object") {
-    const pick = (values) => (Array.isArray(values) ? (Array.isArray(values[row]) ? values[row][col] : values[index]) : undefined);
-    node = { hits: pick(nodes.hits), label: pick(nodes.labels ?? nodes.label) };
+  if (Array.isArray(nodes)) {
+    const node = nodes.find((entry) => entry && entry.row === row && entry.col === col) || nodes[index];
+    return node && typeof node === "object"
+      ? { hits: node.hits, label: node.label ?? node.majority_label, distance: node.mean_distance }
+      : {};
   }
-  if (!node) return { hits: undefined, label: undefined };
-  const label = node.label ?? node.majority_label;
-  return { hits: node.hits, label };
+  if (!nodes || typeof nodes !== "object") return {};
+  const pick = (values) => {
+    if (!Array.isArray(values)) return undefined;
+    return Array.isArray(values[row]) ? values[row][col] : values[index];
+  };
+  const majority = pick(nodes.majority_label);
+  let label = majority;
+  if (Number.isInteger(majority) && Array.isArray(nodes.labels)) label = nodes.labels[majority];
+  return { hits: pick(nodes.hits), label, distance: pick(nodes.mean_distance) };
 }
 
 const shown = (value) => (value === undefined || value === null ? "—" : String(value));
@@ -296,6 +297,7 @@ async function inspect(row, col) {
   add("Node", `row ${row}, column ${col}`);
   add("Hits", shown(facts.hits));
   add("Label", shown(facts.label));
+  add("Mean distance", typeof facts.distance === "number" ? facts.distance.toPrecision(3) : "—");
   names.forEach((name, k) => add(name, values ? Number(values[k].toPrecision(4)).toString() : "—"));
   $("node-info").replaceChildren(list);
 }

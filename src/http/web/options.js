@@ -139,7 +139,7 @@ export function clearFieldErrors() {
  * for `invalid_option`, the field it says to leave out, then any other it names, "mode" last
  * since messages mention it as the way out.
  */
-export function fieldOfError(body) {
+function fieldOfError(body) {
   if (!body || typeof body !== "object") return "form";
   if (typeof body.field === "string") return body.field;
   const message = body.message || "";
