@@ -125,6 +125,11 @@ async fn the_web_page_and_its_assets_are_served_from_the_binary() {
     for (path, content_type, marker) in [
         ("/", "text/html", "<title>Kohonen maps</title>"),
         ("/assets/app.js", "text/javascript", "/atrain"),
+        ("/assets/api.js", "text/javascript", "XMLHttpRequest"),
+        ("/assets/data.js", "text/javascript", "label"),
+        ("/assets/jobs.js", "text/javascript", "/jobs"),
+        ("/assets/models.js", "text/javascript", "#/models/"),
+        ("/assets/options.js", "text/javascript", "aria-invalid"),
         ("/assets/style.css", "text/css", ".models"),
     ] {
         let response = app.client.get(app.url(path)).send().await.unwrap();
@@ -139,6 +144,13 @@ async fn the_web_page_and_its_assets_are_served_from_the_binary() {
         );
         assert!(response.text().await.unwrap().contains(marker), "{path}");
     }
+    let missing = app
+        .client
+        .get(app.url("/assets/nope.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     app.stop().await;
 }
 
