@@ -338,6 +338,10 @@ pub enum PictureKind {
     Components,
     /// The map with row and column ticks, a title and how the colours were made.
     Figure,
+    /// Where the training data landed, from a stored model's record.
+    Hits,
+    /// Each node in its majority label's colour, from a stored model's record.
+    Labels,
 }
 
 fn parse_grid(text: &str) -> Result<[usize; 2], String> {

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 /// Every operation of the API (SPEC §4 and the pictures issue).
-const OPERATIONS: [(&str, &str); 27] = [
+const OPERATIONS: [(&str, &str); 29] = [
     ("post", "/train"),
     ("post", "/atrain"),
     ("get", "/list-of-models"),
@@ -27,7 +27,9 @@ const OPERATIONS: [(&str, &str); 27] = [
     ("get", "/models/{name}/curves.png"),
     ("get", "/models/{name}/components.png"),
     ("get", "/models/{name}/figure.png"),
+    ("get", "/models/{name}/hits.png"),
     ("post", "/models/{name}/hits.png"),
+    ("get", "/models/{name}/labels.png"),
     ("post", "/models/{name}/predictions.png"),
     ("get", "/health"),
     ("get", "/metrics"),
@@ -191,7 +193,7 @@ async fn every_name_in_a_path_states_the_naming_rule_and_its_400() {
         .into_iter()
         .filter(|(_, path, _)| path.contains("{name}"))
         .collect::<Vec<_>>();
-    assert_eq!(names.len(), 17);
+    assert_eq!(names.len(), 19);
     for (method, path, operation) in names {
         let name = operation["parameters"]
             .as_array()

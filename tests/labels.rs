@@ -372,4 +372,27 @@ fn the_command_lines_label_column_and_feature_names_end_up_in_the_stored_record(
     let message = String::from_utf8_lossy(&out.stderr);
     assert!(message.contains("--feature-names"), "{message}");
     assert!(!models.join("bad.json").exists());
+
+    // The record's pictures from the command line, as the server draws them.
+    for kind in ["hits", "labels"] {
+        let out = dir.path().join(format!("{kind}.png"));
+        let rendered = Command::new(env!("CARGO_BIN_EXE_kohonen"))
+            .args(["render", "header", "--kind", kind, "--scale", "10", "--out"])
+            .arg(&out)
+            .arg("--models-dir")
+            .arg(&models)
+            .output()
+            .unwrap();
+        assert!(
+            rendered.status.success(),
+            "{kind}: {}",
+            String::from_utf8_lossy(&rendered.stderr)
+        );
+        let printed: Value = serde_json::from_slice(&rendered.stdout).unwrap();
+        assert_eq!(printed["scale"], 10, "{kind}");
+        assert!(
+            std::fs::read(&out).unwrap().starts_with(b"\x89PNG"),
+            "{kind}"
+        );
+    }
 }

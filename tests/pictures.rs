@@ -321,10 +321,10 @@ async fn bad_picture_requests_are_4xx_with_the_usual_json() {
         ),
         (
             Method::GET,
-            format!("/models/{name}/hits.png"),
+            format!("/models/{name}/labels.png"),
             Value::Null,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            StatusCode::NOT_FOUND,
+            "no_labels",
         ),
         (
             Method::GET,
@@ -696,4 +696,99 @@ fn render_draws_components_and_figures_from_the_command_line() {
         assert!(stderr.contains(complaint), "{args:?}: {stderr}");
     }
     assert!(!dir.path().join("x.png").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_training_datas_hits_and_labels_are_drawn_from_the_models_record() {
+    let app = spawn_app().await;
+    // Two labelled clusters at opposite corners of the unit square.
+    let mut points = Vec::new();
+    let mut labels = Vec::new();
+    for i in 0..40 {
+        let (centre, label) = if i % 2 == 0 {
+            (0.1, "low")
+        } else {
+            (0.9, "high")
+        };
+        let jitter = (i / 2) as f64 / 400.0;
+        points.push(vec![centre + jitter, centre - jitter]);
+        labels.push(label);
+    }
+    let answer: Value = send(
+        &app,
+        Method::POST,
+        "/train",
+        &json!({"training_data": points, "labels": labels, "feature_names": ["east", "north"],
+                "grid_shape": [6, 6], "max_iterations": 40, "seed": 7}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let name = answer["operation-location"].as_str().unwrap().to_owned();
+    let picture = |path: String| {
+        let app = &app;
+        async move {
+            let response = reqwest::get(app.url(&path)).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            response.bytes().await.unwrap().to_vec()
+        }
+    };
+
+    // GET hits.png is POST hits.png of the training data itself.
+    let stored = picture(format!("/models/{name}/hits.png?scale=20")).await;
+    let posted = send(
+        &app,
+        Method::POST,
+        &format!("/models/{name}/hits.png?scale=20"),
+        &json!({"test_data": points}),
+    )
+    .await;
+    assert_eq!(posted.status(), StatusCode::OK);
+    assert_eq!(stored, posted.bytes().await.unwrap().to_vec());
+
+    // Each cluster's node is in its label's colour: "low" came first (tab10 blue), "high"
+    // second (orange).
+    let (width, _, pixels) = decode(&picture(format!("/models/{name}/labels.png?scale=20")).await);
+    let predicted: Value = send(
+        &app,
+        Method::POST,
+        "/predict",
+        &json!({"model_name": name, "test_data": [[0.1, 0.1], [0.9, 0.9]]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let colour_at = |node: &Value| {
+        let (row, col) = (
+            node[0].as_u64().unwrap() as usize,
+            node[1].as_u64().unwrap() as usize,
+        );
+        pixels[(row * 20 + 10) * width + col * 20 + 10]
+    };
+    let [r, g, b] = colour_at(&predicted["predictions"][0]);
+    assert!(
+        b > r + 40 && b > g,
+        "the low cluster's node is blue: {:?}",
+        [r, g, b]
+    );
+    let [r, g, b] = colour_at(&predicted["predictions"][1]);
+    assert!(
+        r > b + 80 && r > g,
+        "the high cluster's node is orange: {:?}",
+        [r, g, b]
+    );
+
+    // Component planes are titled and picked by the stored names.
+    picture(format!("/models/{name}/components.png?feature=north")).await;
+    let unknown = reqwest::get(app.url(&format!("/models/{name}/components.png?feature=up")))
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let message = unknown.text().await.unwrap();
+    assert!(
+        message.contains("east") && message.contains("north"),
+        "{message}"
+    );
 }

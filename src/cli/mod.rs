@@ -21,8 +21,8 @@ use crate::som::{
     TrainingOptions, check_seed, data_from_rows, random_seed,
 };
 use crate::storage::{
-    LoadedMap, ModelStore, StorageError, validate_name, weights_from_npy, weights_to_npy,
-    write_atomically,
+    LoadedMap, ModelMeta, ModelStore, StorageError, validate_name, weights_from_npy,
+    weights_to_npy, write_atomically,
 };
 use crate::training::{self, DataNames, Labels, NamesError, TrainingJob};
 
@@ -252,6 +252,16 @@ pub fn predict(args: PredictArgs) -> Result<(), CliError> {
     print_json(&json!(predictions))
 }
 
+/// The stored record of `model`, for a picture (`what`) drawn from it: a `.npy` file has none.
+fn stored_record(model: &str, models_dir: &Path, what: &str) -> Result<ModelMeta, CliError> {
+    if looks_like_a_file(model) {
+        return Err(CliError::BadInput(format!(
+            "{what} come from a stored model's record: give a model name, not a file"
+        )));
+    }
+    Ok(ModelStore::open(models_dir)?.describe(model)?)
+}
+
 pub fn render(args: RenderArgs) -> Result<(), CliError> {
     if let Some(out) = &args.out {
         check_out(out, "png", args.force)?;
@@ -279,17 +289,30 @@ pub fn render(args: RenderArgs) -> Result<(), CliError> {
             )?
         }
         PictureKind::Curves => {
-            if looks_like_a_file(&args.model) {
-                return Err(CliError::BadInput(
-                    "curves come from a stored model's record: give a model name, not a file"
-                        .into(),
-                ));
-            }
-            let meta = ModelStore::open(dir)?.describe(&args.model)?;
+            let meta = stored_record(&args.model, dir, "curves")?;
             render::curves_png(
                 &format!("Training of {}", args.model),
                 &Curves::of_record(&meta),
             )?
+        }
+        PictureKind::Hits | PictureKind::Labels => {
+            let meta = stored_record(&args.model, dir, "hits and labels")?;
+            let record = meta.data.ok_or_else(|| {
+                CliError::BadInput(format!(
+                    "the model {:?} keeps no summary of its training data (imported, or trained before summaries were kept)",
+                    args.model
+                ))
+            })?;
+            let map = load_picture(&args.model, dir)?;
+            match args.kind {
+                PictureKind::Hits => render::training_hits_png(&map, &record, sizing)?,
+                _ => render::training_labels_png(&map, &record, sizing).ok_or_else(|| {
+                    CliError::BadInput(format!(
+                        "the model {:?} was trained without labels",
+                        args.model
+                    ))
+                })??,
+            }
         }
         PictureKind::Components => {
             let model = load_predictor(&args.model, dir)?;

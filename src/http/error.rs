@@ -48,6 +48,10 @@ pub enum ApiError {
         "the model {0:?} has no summary of its training data: it was imported, trained before summaries were kept, or is not trained yet"
     )]
     NoNodeSummary(String),
+    #[error(
+        "the model {0:?} was trained without labels: send labels (or a dataset with a label_column) when training"
+    )]
+    NoLabels(String),
     #[error("{0}")]
     Conflict(String),
     #[error("the job queue is full: try again in a few seconds")]
@@ -132,6 +136,7 @@ impl ApiError {
             ApiError::JobFailed { .. } => (S::INTERNAL_SERVER_ERROR, "job_failed"),
             ApiError::JobCancelled(_) => (S::GONE, "job_cancelled"),
             ApiError::NoNodeSummary(_) => (S::NOT_FOUND, "no_node_summary"),
+            ApiError::NoLabels(_) => (S::NOT_FOUND, "no_labels"),
             ApiError::Conflict(_) => (S::CONFLICT, "conflict"),
             ApiError::QueueFull => (S::SERVICE_UNAVAILABLE, "queue_full"),
             ApiError::BodyTooLarge(_) => (S::PAYLOAD_TOO_LARGE, "body_too_large"),

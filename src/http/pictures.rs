@@ -15,6 +15,7 @@ use super::name::ModelName;
 use super::predict::{VectorsIn, predict_abandonable};
 use super::state::AppState;
 use crate::render::{self, Curves, Map, Picture, Sizing};
+use crate::storage::DataRecord;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -122,6 +123,15 @@ enum Kind {
     /// The panels of all features, or of the one named (an index or a name).
     Components(Option<String>),
     Figure,
+    /// Where the training data landed, from the model's record.
+    Hits,
+    /// Each node's majority label, from the model's record.
+    Labels,
+}
+
+/// What `name`'s record knows of its training data, or why it knows nothing.
+fn training_record(state: &AppState, name: &str) -> Result<DataRecord, ApiError> {
+    (state.store.data_record(name)?).ok_or_else(|| ApiError::NoNodeSummary(name.to_owned()))
 }
 
 /// Serves a `GET` picture: 304 when the client's copy is current, else draws it.
@@ -163,6 +173,15 @@ async fn get_picture(
                 render::components_png(&Map::of_model(&model), &names, feature, sizing)?
             }
             Kind::Figure => render::figure_png(&drawn()?, &name, sizing)?,
+            Kind::Hits => {
+                let record = training_record(&state, &name)?;
+                render::training_hits_png(&drawn()?, &record, sizing)?
+            }
+            Kind::Labels => {
+                let record = training_record(&state, &name)?;
+                render::training_labels_png(&drawn()?, &record, sizing)
+                    .ok_or_else(|| ApiError::NoLabels(name.clone()))??
+            }
         };
         Ok::<_, ApiError>(picture)
     })
@@ -280,6 +299,32 @@ async fn post_picture(
         response.headers_mut().insert("x-warnings", value);
     }
     Ok(response)
+}
+
+#[utoipa::path(get, path = "/models/{name}/hits.png", tag = "pictures",
+    description = "The map with a disc on every node that won some of the training data, its area in proportion to their number (from the model's record; POST draws new vectors' hits instead). A mark is at least 6 pixels across: on cells under 8 pixels it is a square centred on the node that covers some of its neighbours.",
+    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), PictureOptions),
+    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 404, description = "No such model, or it keeps no summary of its training data (imported, or trained before summaries were kept)", body = ErrorOut, example = json!({"message": "the model \"x\" has no summary of its training data: it was imported, trained before summaries were kept, or is not trained yet", "code": "no_node_summary"})), (status = 422, description = "A bad scale or size", body = ErrorOut, example = json!({"message": "scale 0 is not possible for a 10x10 map: use 1 to 200 pixels per node", "code": "invalid_scale"}))))]
+pub async fn training_hits(
+    State(state): State<AppState>,
+    ModelName(name): ModelName,
+    query: Result<Query<PictureOptions>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    get_picture(state, name, Kind::Hits, options(query)?, headers).await
+}
+
+#[utoipa::path(get, path = "/models/{name}/labels.png", tag = "pictures",
+    description = "Each node in the colour of the label most of its training samples carried (grey where it won none), paler where it won fewer, with a legend of the labels. For a model trained with labels.",
+    params(("name" = String, Path, description = "Model name, e.g. 10X10_100N"), PictureOptions),
+    responses((status = 200, description = "The picture", content_type = "image/png", body = Vec<u8>), (status = 304, description = "Unchanged since the ETag sent in If-None-Match"), (status = 404, description = "No such model, no summary of its training data, or trained without labels", body = ErrorOut, example = json!({"message": "the model \"x\" was trained without labels: send labels (or a dataset with a label_column) when training", "code": "no_labels"})), (status = 422, description = "A bad scale or size", body = ErrorOut, example = json!({"message": "scale 0 is not possible for a 10x10 map: use 1 to 200 pixels per node", "code": "invalid_scale"}))))]
+pub async fn labels(
+    State(state): State<AppState>,
+    ModelName(name): ModelName,
+    query: Result<Query<PictureOptions>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    get_picture(state, name, Kind::Labels, options(query)?, headers).await
 }
 
 #[utoipa::path(post, path = "/models/{name}/hits.png", tag = "pictures",

@@ -26,7 +26,7 @@ use ndarray::{Array3, ArrayView3};
 use plotters::style::FontStyle;
 
 use crate::som::{Distance, Grid, Scaler, Topology};
-use crate::storage::LoadedMap;
+use crate::storage::{DataRecord, LoadedMap};
 
 pub use charts::{Curves, comparison_png, curves_png, umatrix, umatrix_png};
 pub use colour::{Colouring, Mapping};
@@ -188,12 +188,44 @@ impl From<Option<usize>> for Sizing {
     }
 }
 
-/// The names of a model's features, in order, as pictures title them: `feature 0`,
-/// `feature 1`, ... (one place to name them, whatever the model's record comes to say).
+/// The names of a model's features, in order, as pictures title them: those it was trained
+/// with, else `feature 0`, `feature 1`, ...
 pub fn feature_names(model: &LoadedMap) -> Vec<String> {
-    (0..model.map.dim())
-        .map(|k| format!("feature {k}"))
-        .collect()
+    match &model.feature_names {
+        Some(names) => names.to_vec(),
+        None => (0..model.map.dim())
+            .map(|k| format!("feature {k}"))
+            .collect(),
+    }
+}
+
+/// Where the training data landed on `map` (`hits.png` by `GET`), from the model's record.
+pub fn training_hits_png(
+    map: &Map,
+    record: &DataRecord,
+    sizing: impl Into<Sizing>,
+) -> Result<Picture, RenderError> {
+    hits_png(map, &record.nodes.hits, sizing)
+}
+
+/// Each node in its majority label's colour (`labels.png`), from the model's record; `None`
+/// for a model trained without labels.
+pub fn training_labels_png(
+    map: &Map,
+    record: &DataRecord,
+    sizing: impl Into<Sizing>,
+) -> Option<Result<Picture, RenderError>> {
+    let names = record.labels.as_ref()?;
+    let majority: Vec<Option<usize>> = (record.nodes.majority_labels()?.into_iter())
+        .map(|label| label.map(|index| index as usize))
+        .collect();
+    Some(labels_png(
+        map,
+        &record.nodes.hits,
+        &majority,
+        names,
+        sizing,
+    ))
 }
 
 /// Pixels per node and nodes per pixel of a grid picture of a map, and the shape of its cells.

@@ -20,6 +20,8 @@ pub struct LoadedMap {
     pub scaler: Option<Scaler>,
     /// Each node's majority label, for a model trained with labels.
     pub labels: Option<Arc<NodeLabels>>,
+    /// The features' names, for a model trained with them (pictures title panels with them).
+    pub feature_names: Option<Arc<[String]>>,
 }
 
 /// The label most of each node's training samples carried (ties: the smallest label index):
@@ -75,13 +77,18 @@ impl LoadedMap {
             options.distance,
         );
         let nodes = map.nodes();
-        let labels = (meta.and_then(|meta| meta.data.as_ref()))
+        let record = meta.and_then(|meta| meta.data.as_ref());
+        let labels = record
             .and_then(|record| NodeLabels::of_record(record, nodes))
             .map(Arc::new);
+        let feature_names = (record.and_then(|record| record.feature_names.as_deref()))
+            .filter(|names| names.len() == dim)
+            .map(Arc::from);
         Ok(LoadedMap {
             map: Arc::new(map),
             scaler,
             labels,
+            feature_names,
         })
     }
 
