@@ -353,8 +353,12 @@ fn the_command_lines_label_column_and_feature_names_end_up_in_the_stored_record(
     let data = &record("header")["data"];
     assert_eq!(data["feature_names"], json!(["x", "y"]));
     assert_eq!(data["labels"], json!(["a", "b", "c"]));
-    let hits: Vec<u64> = serde_json::from_value(data["nodes"]["hits"].clone()).unwrap();
-    assert_eq!((hits.len(), hits.iter().sum::<u64>()), (16, 90));
+    // Stored sparse: the map's size and the nodes that won samples.
+    assert_eq!(data["nodes"]["nodes"], 16);
+    let won = data["nodes"]["won"].as_array().unwrap();
+    let hits: u64 = won.iter().map(|node| node["hits"].as_u64().unwrap()).sum();
+    assert_eq!(hits, 90);
+    assert!(won.iter().all(|node| node["label_counts"].is_array()));
 
     let out = train("flags", &["--feature-names", "width,height"]);
     assert!(

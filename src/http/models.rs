@@ -420,11 +420,11 @@ pub async fn nodes(
         name,
         grid_shape,
         majority_label: nodes.majority_labels(),
-        hits: nodes.hits,
-        mean_distance: nodes.mean_distance,
+        hits: nodes.hits(),
+        mean_distance: nodes.mean_distances(),
         feature_names,
         labels,
-        label_counts: nodes.label_counts,
+        label_counts: nodes.label_counts(),
     }))
 }
 

@@ -205,7 +205,7 @@ pub fn training_hits_png(
     record: &DataRecord,
     sizing: impl Into<Sizing>,
 ) -> Result<Picture, RenderError> {
-    hits_png(map, &record.nodes.hits, sizing)
+    hits_png(map, &record.nodes.hits(), sizing)
 }
 
 /// Each node in its majority label's colour (`labels.png`), from the model's record; `None`
@@ -221,7 +221,7 @@ pub fn training_labels_png(
         .collect();
     Some(labels_png(
         map,
-        &record.nodes.hits,
+        &record.nodes.hits(),
         &majority,
         names,
         sizing,

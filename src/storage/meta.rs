@@ -198,46 +198,97 @@ pub struct DataRecord {
     pub nodes: NodesRecord,
 }
 
-/// A [`NodeSummary`] as stored: per node (flat index `row * cols + col`), columns of equal
-/// length.
+/// A [`NodeSummary`] as stored: only the nodes that won samples, so that the record of a
+/// large map trained on few samples stays small (a 1000x1000 map's dense columns were some
+/// 7 MB of JSON parsed by every listing, and 50 MB in memory).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodesRecord {
-    pub hits: Vec<u64>,
-    /// `null` where the node won no sample.
-    pub mean_distance: Vec<Option<f64>>,
+    /// The map's nodes, won or not.
+    pub nodes: usize,
+    /// Whether the training had labels (then every won node has label counts).
+    #[serde(default)]
+    pub labelled: bool,
+    /// The nodes that won samples, in increasing flat index `row * cols + col`.
+    pub won: Vec<WonNode>,
+}
+
+/// A node that won training samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WonNode {
+    pub node: usize,
+    pub hits: u64,
+    /// Mean distance (the map's, as the quantization error measures it) of the samples won.
+    pub mean_distance: f64,
     /// `[label, count]` pairs in increasing label, when the training had labels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label_counts: Option<Vec<Vec<[u64; 2]>>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub label_counts: Vec<[u64; 2]>,
 }
 
 impl NodesRecord {
     pub fn new(summary: &NodeSummary) -> Self {
+        let won = (summary.hits.iter().zip(&summary.mean_distance).enumerate())
+            .filter_map(|(node, (&hits, &mean))| {
+                let label_counts = (summary.label_counts.as_ref())
+                    .map(|nodes| {
+                        nodes[node]
+                            .iter()
+                            .map(|&(l, c)| [u64::from(l), c])
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Some(WonNode {
+                    node,
+                    hits,
+                    mean_distance: mean.filter(|_| hits > 0)?,
+                    label_counts,
+                })
+            })
+            .collect();
         NodesRecord {
-            hits: summary.hits.clone(),
-            mean_distance: summary.mean_distance.clone(),
-            label_counts: (summary.label_counts.as_ref()).map(|nodes| {
-                (nodes.iter())
-                    .map(|counts| counts.iter().map(|&(l, c)| [u64::from(l), c]).collect())
-                    .collect()
-            }),
+            nodes: summary.hits.len(),
+            labelled: summary.label_counts.is_some(),
+            won,
         }
+    }
+
+    /// Samples won by each node, in flat index order.
+    pub fn hits(&self) -> Vec<u64> {
+        self.column(0, |won| won.hits)
+    }
+
+    /// Mean distance of each node to the samples it won; `None` where it won none.
+    pub fn mean_distances(&self) -> Vec<Option<f64>> {
+        self.column(None, |won| Some(won.mean_distance))
+    }
+
+    /// Each node's `[label, count]` pairs (empty where it won none); `None` without labels.
+    pub fn label_counts(&self) -> Option<Vec<Vec<[u64; 2]>>> {
+        self.labelled
+            .then(|| self.column(Vec::new(), |won| won.label_counts.clone()))
     }
 
     /// Per node, the label most of its samples carried (ties: the smallest label index);
     /// `None` where it won no sample. `None` when the training had no labels.
     pub fn majority_labels(&self) -> Option<Vec<Option<u32>>> {
-        let nodes = self.label_counts.as_ref()?;
-        let pairs = |counts: &Vec<[u64; 2]>| -> Vec<(u32, u64)> {
-            (counts.iter())
+        let majority = |won: &WonNode| {
+            let pairs: Vec<(u32, u64)> = (won.label_counts.iter())
                 .filter_map(|&[label, count]| Some((u32::try_from(label).ok()?, count)))
-                .collect()
+                .collect();
+            crate::som::majority(&pairs)
         };
-        Some(
-            nodes
-                .iter()
-                .map(|c| crate::som::majority(&pairs(c)))
-                .collect(),
-        )
+        self.labelled.then(|| self.column(None, majority))
+    }
+
+    /// One value per node: `of` a won node, `otherwise` elsewhere (and for a node index past
+    /// the map, which a record edited by hand might hold).
+    fn column<T: Clone>(&self, otherwise: T, of: impl Fn(&WonNode) -> T) -> Vec<T> {
+        let mut values = vec![otherwise; self.nodes];
+        for won in &self.won {
+            if let Some(value) = values.get_mut(won.node) {
+                *value = of(won);
+            }
+        }
+        values
     }
 }
 

@@ -654,10 +654,10 @@ fn the_data_record_is_read_back_for_a_trained_model_and_is_none_for_an_imported_
     store.commit_model(&meta, &weights).unwrap();
     let read = store.data_record("trained").unwrap().unwrap();
     assert_eq!(read, record);
-    assert_eq!(read.nodes.hits, [2, 0, 1]);
-    assert_eq!(read.nodes.mean_distance, [Some(1.0), None, Some(1.0)]);
+    assert_eq!(read.nodes.hits(), [2, 0, 1]);
+    assert_eq!(read.nodes.mean_distances(), [Some(1.0), None, Some(1.0)]);
     assert_eq!(
-        read.nodes.label_counts,
+        read.nodes.label_counts(),
         Some(vec![vec![[0, 1], [1, 1]], vec![], vec![[0, 1]]])
     );
     assert_eq!(
@@ -682,4 +682,21 @@ fn the_data_record_is_read_back_for_a_trained_model_and_is_none_for_an_imported_
         store.data_record("absent"),
         Err(StorageError::NotFound(_))
     ));
+}
+
+#[test]
+fn a_large_map_trained_on_few_samples_keeps_a_record_of_the_nodes_that_won() {
+    let summary = crate::som::NodeSummary::new(
+        1_000_000,
+        [(999_999, 0.5), (7, 1.0), (7, 2.0)].into_iter(),
+        None,
+    );
+    let record = NodesRecord::new(&summary);
+    let json = serde_json::to_string(&record).unwrap();
+    assert!(json.len() < 200, "{json}");
+    let read: NodesRecord = serde_json::from_str(&json).unwrap();
+    let hits = read.hits();
+    assert_eq!((hits.len(), hits[7], hits[999_999]), (1_000_000, 2, 1));
+    assert_eq!(read.mean_distances()[7], Some(1.5));
+    assert_eq!((read.label_counts(), read.majority_labels()), (None, None));
 }
