@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The web page end to end in headless Chromium (Debian's chromium driven by playwright-core):
 # starts the release server over a copy of the sample models and runs tests/browser/ui.mjs.
-# Screenshots of each state go to target/browser-screenshots/ (ignored by git). UI_CONTRACT=off
-# leaves out the steps whose endpoints live on other branches (see ui.mjs).
+# Screenshots of each state go to target/browser-screenshots/ (ignored by git).
 # Installs chromium and Node.js from Debian's packages and playwright-core from npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -5,10 +5,6 @@
 // running server's pid) and SERVER_COMMAND (its argv as JSON): the unreachable-server step
 // stops that pid and starts the same command again, writing the new pid back for the script
 // to stop at the end.
-//
-// Steps marked [contract] use endpoints built on other branches (components.png, GET
-// hits.png, labels.png, /models/NAME/nodes, feature_names): UI_CONTRACT=off leaves them out
-// on a branch that does not have them yet.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
@@ -16,7 +12,6 @@ import { chromium } from "playwright-core";
 
 const [url, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
-const contract = process.env.UI_CONTRACT !== "off";
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -29,7 +24,6 @@ const SIZES = [
 ];
 
 let passed = 0;
-let skipped = 0;
 let page;
 let size;
 let problems = [];
@@ -38,13 +32,8 @@ let allowed = [];
 const shot = (name) => page.screenshot({ path: `${shots}/${size.label}-${name}.png`, fullPage: true });
 
 /** Runs one step; console errors it provokes on purpose match one of `allow`. */
-async function step(name, { allow = [], needs = false } = {}, run) {
-  const title = `${size.label}: ${name}${needs ? " [contract]" : ""}`;
-  if (needs && !contract) {
-    skipped += 1;
-    console.log(`skip - ${title} (UI_CONTRACT=off)`);
-    return;
-  }
+async function step(name, { allow = [] } = {}, run) {
+  const title = `${size.label}: ${name}`;
   allowed = allow;
   await run();
   allowed = [];
@@ -485,8 +474,8 @@ async function suite() {
     await shot("16-keyboard");
   });
 
-  // [contract] The views and node facts built on the pictures and data branches.
-  await step("the Components, Hits and Labels views show the server's pictures", { needs: true }, async () => {
+  // The views and node facts drawn from the model's record.
+  await step("the Components, Hits and Labels views show the server's pictures", {}, async () => {
     await page.goto(url);
     const labelled = (await page.locator("#models .name").allTextContents()).find((name) => /_6X6_50N/.test(name));
     await openSample(labelled);
@@ -507,7 +496,7 @@ async function suite() {
     await shot("18-labels");
   });
 
-  await step("a node of a labelled model shows its hits and label", { needs: true }, async () => {
+  await step("a node of a labelled model shows its hits and label", {}, async () => {
     await page.locator('#views [data-view="map"]').click();
     await page.locator("#map-area").focus();
     const facts = await page.evaluate(async () => {
@@ -535,4 +524,4 @@ for (size of SIZES) {
 }
 
 await browser.close();
-console.log(`browser: ${passed} passed, 0 failed, ${skipped} skipped (screenshots in ${shots})`);
+console.log(`browser: ${passed} passed, 0 failed (screenshots in ${shots})`);
