@@ -172,6 +172,21 @@ pub fn check_feature_names(names: &[String]) -> Result<(), NamesError> {
     Ok(())
 }
 
+/// A CSV header's names as feature names: kept only when they pass [`check_feature_names`].
+/// A header is the file's, not the client's choice: pandas' `to_csv` names its index column
+/// `""`, and such a file trains unnamed (with a warning in the log) instead of failing on a
+/// name nobody sent.
+pub fn header_feature_names(header: Option<Vec<String>>) -> Option<Vec<String>> {
+    let header = header?;
+    match check_feature_names(&header) {
+        Ok(()) => Some(header),
+        Err(problem) => {
+            tracing::warn!("the CSV header does not name the features: {problem}");
+            None
+        }
+    }
+}
+
 impl DataNames {
     /// Checks the counts against data of `rows` rows of `dim` columns: one feature name per
     /// column, one label per row.

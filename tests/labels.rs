@@ -196,6 +196,25 @@ async fn a_csv_datasets_header_and_label_column_name_the_features_and_label_the_
         json!(["0", "1"]),
         "integers are kept as text"
     );
+
+    // pandas' to_csv names its index column "": such a header trains, unnamed.
+    let mut csv = String::from(",x,y\n");
+    for (row, [x, y]) in points.iter().enumerate() {
+        csv.push_str(&format!("{row},{x},{y}\n"));
+    }
+    let response = (app.client.put(app.url("/datasets/indexed")))
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let name = train(
+        &app,
+        json!({"dataset": "indexed", "grid_shape": [3, 3], "max_iterations": 5}),
+    )
+    .await;
+    let (_, model) = get_json(&app, &format!("/models/{name}")).await;
+    assert_eq!(model["feature_names"], Value::Null);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,7 +24,7 @@ use crate::storage::{
     LoadedMap, ModelMeta, ModelStore, StorageError, validate_name, weights_from_npy,
     weights_to_npy, write_atomically,
 };
-use crate::training::{self, DataNames, Labels, NamesError, TrainingJob};
+use crate::training::{self, DataNames, Labels, NamesError, TrainingJob, header_feature_names};
 
 pub use data::{read_data, read_data_file};
 pub use health::health;
@@ -98,7 +98,7 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
     let data = file.data;
     let [samples, dim] = [data.nrows(), data.ncols()];
     let names = DataNames {
-        feature_names: args.feature_names.clone().or(file.features),
+        feature_names: (args.feature_names.clone()).or(header_feature_names(file.features)),
         labels: (file.labels.as_deref().map(Labels::from_rows).transpose()).map_err(flag_error)?,
     };
     names.check(samples, dim).map_err(flag_error)?;

@@ -402,30 +402,35 @@ pub async fn nodes(
     State(state): State<AppState>,
     ModelName(name): ModelName,
 ) -> Result<Json<NodesOut>, Failure> {
+    // The columns are as long as the map has nodes (a million on a 1000x1000 map): built off
+    // the runtime, as the record is read.
     let store = state.store.clone();
-    let lookup = name.clone();
-    let meta = blocking(move || store.describe(&lookup)).await??;
-    let (
-        Some(DataRecord {
+    let nodes = blocking(move || {
+        let meta = store.describe(&name)?;
+        let (
+            Some(DataRecord {
+                feature_names,
+                labels,
+                nodes,
+            }),
+            Some(grid_shape),
+        ) = (meta.data, meta.grid_shape)
+        else {
+            return Err(ApiError::NoNodeSummary(name));
+        };
+        Ok(NodesOut {
+            name,
+            grid_shape,
+            majority_label: nodes.majority_labels(),
+            hits: nodes.hits(),
+            mean_distance: nodes.mean_distances(),
             feature_names,
             labels,
-            nodes,
-        }),
-        Some(grid_shape),
-    ) = (meta.data, meta.grid_shape)
-    else {
-        return Err(ApiError::NoNodeSummary(name).into());
-    };
-    Ok(Json(NodesOut {
-        name,
-        grid_shape,
-        majority_label: nodes.majority_labels(),
-        hits: nodes.hits(),
-        mean_distance: nodes.mean_distances(),
-        feature_names,
-        labels,
-        label_counts: nodes.label_counts(),
-    }))
+            label_counts: nodes.label_counts(),
+        })
+    })
+    .await??;
+    Ok(Json(nodes))
 }
 
 /// `DELETE /models/{name}`: removes its files and cached map; 409 while it trains.

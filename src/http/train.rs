@@ -20,7 +20,7 @@ use crate::som::{
     SomError, SomParams, Topology, TrainingOptions, check_seed, random_seed,
 };
 use crate::storage::{DatasetHold, TrainingStatus};
-use crate::training::{DataNames, Labels, NamesError, TrainingJob};
+use crate::training::{DataNames, Labels, NamesError, TrainingJob, header_feature_names};
 use ndarray::Array2;
 
 /// Most presentations (iterations x samples) a `verbose` answer lists one by one.
@@ -248,7 +248,7 @@ fn data_names(
         None => stored_labels.transpose()?,
     };
     let names = DataNames {
-        feature_names: feature_names.into_names()?.or(stored_features),
+        feature_names: (feature_names.into_names()?).or(header_feature_names(stored_features)),
         labels,
     };
     names.check(data.nrows(), data.ncols())?;

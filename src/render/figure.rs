@@ -358,9 +358,13 @@ pub fn labels_png(
     let most = hits.iter().copied().max().unwrap_or(0).max(1);
     let colours = node_cells((grid.rows, grid.cols), layout, |r, c| {
         let node = r * grid.cols + c;
-        let base = majority[node].map_or(NO_LABEL, label_colour);
+        // A node without a label won no sample: it is drawn in the legend's grey as it
+        // stands, not shaded to near white like a labelled node's few hits.
+        let Some(label) = majority[node] else {
+            return NO_LABEL;
+        };
         let shade = LEAST_SHADE + (1.0 - LEAST_SHADE) * (hits[node] as f64 / most as f64).sqrt();
-        base.map(|level| (255.0 - (255.0 - f64::from(level)) * shade).round() as u8)
+        label_colour(label).map(|level| (255.0 - (255.0 - f64::from(level)) * shade).round() as u8)
     });
     let (map_width, map_height) = colours.size();
     let (width, height) = frame((map_width, map_height)).expect("the layout's frame counts");

@@ -217,8 +217,9 @@ pub struct NodesRecord {
 pub struct WonNode {
     pub node: usize,
     pub hits: u64,
-    /// Mean distance (the map's, as the quantization error measures it) of the samples won.
-    pub mean_distance: f64,
+    /// Mean distance (the map's, as the quantization error measures it) of the samples won;
+    /// `null` when it is not finite (JSON has no infinity, and a record must read back).
+    pub mean_distance: Option<f64>,
     /// `[label, count]` pairs in increasing label, when the training had labels.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub label_counts: Vec<[u64; 2]>,
@@ -227,21 +228,19 @@ pub struct WonNode {
 impl NodesRecord {
     pub fn new(summary: &NodeSummary) -> Self {
         let won = (summary.hits.iter().zip(&summary.mean_distance).enumerate())
-            .filter_map(|(node, (&hits, &mean))| {
-                let label_counts = (summary.label_counts.as_ref())
+            .filter(|(_, (hits, _))| **hits > 0)
+            .map(|(node, (&hits, &mean))| WonNode {
+                node,
+                hits,
+                mean_distance: mean.filter(|mean| mean.is_finite()),
+                label_counts: (summary.label_counts.as_ref())
                     .map(|nodes| {
                         nodes[node]
                             .iter()
                             .map(|&(l, c)| [u64::from(l), c])
                             .collect()
                     })
-                    .unwrap_or_default();
-                Some(WonNode {
-                    node,
-                    hits,
-                    mean_distance: mean.filter(|_| hits > 0)?,
-                    label_counts,
-                })
+                    .unwrap_or_default(),
             })
             .collect();
         NodesRecord {
@@ -251,6 +250,14 @@ impl NodesRecord {
         }
     }
 
+    /// Whether the record is one of a map of `nodes` nodes (`None`: of unknown size): its
+    /// won nodes in increasing index, each on the map.
+    pub fn is_for(&self, nodes: Option<usize>) -> bool {
+        nodes == Some(self.nodes)
+            && (self.won.windows(2)).all(|pair| pair[0].node < pair[1].node)
+            && self.won.last().is_none_or(|won| won.node < self.nodes)
+    }
+
     /// Samples won by each node, in flat index order.
     pub fn hits(&self) -> Vec<u64> {
         self.column(0, |won| won.hits)
@@ -258,7 +265,7 @@ impl NodesRecord {
 
     /// Mean distance of each node to the samples it won; `None` where it won none.
     pub fn mean_distances(&self) -> Vec<Option<f64>> {
-        self.column(None, |won| Some(won.mean_distance))
+        self.column(None, |won| won.mean_distance)
     }
 
     /// Each node's `[label, count]` pairs (empty where it won none); `None` without labels.

@@ -547,12 +547,23 @@ impl ModelStore {
         let mut text = Vec::new();
         file.read_to_end(&mut text)
             .map_err(io_error("read", &self.dir.join(format!("{name}.json"))))?;
-        serde_json::from_slice(&text)
-            .map(Some)
-            .map_err(|source| StorageError::InvalidMeta {
-                name: name.to_owned(),
-                source,
-            })
+        let invalid = |source| StorageError::InvalidMeta {
+            name: name.to_owned(),
+            source,
+        };
+        let meta: ModelMeta = serde_json::from_slice(&text).map_err(invalid)?;
+        if let Some(data) = &meta.data {
+            // The summary's node count sizes every column read from it: it must be the map's.
+            let nodes = meta
+                .grid_shape
+                .map(|[rows, cols]| rows.saturating_mul(cols));
+            if !data.nodes.is_for(nodes) {
+                return Err(invalid(serde::de::Error::custom(
+                    "its summary per node does not fit its grid_shape",
+                )));
+            }
+        }
+        Ok(Some(meta))
     }
 
     /// What `name` knows of the data it was trained on (feature names, labels, the summary per

@@ -700,3 +700,37 @@ fn a_large_map_trained_on_few_samples_keeps_a_record_of_the_nodes_that_won() {
     assert_eq!(read.mean_distances()[7], Some(1.5));
     assert_eq!((read.label_counts(), read.majority_labels()), (None, None));
 }
+
+#[test]
+fn a_summary_that_does_not_fit_its_grid_makes_the_record_invalid_and_an_infinite_distance_reads_back()
+ {
+    let (_dir, store) = store_with(&[]);
+    let weights = random_weights(1, 3, 2, 1);
+    let summary = crate::som::NodeSummary::new(3, [(0, f64::INFINITY), (2, 1.0)].into_iter(), None);
+    let fitting = DataRecord {
+        feature_names: None,
+        labels: None,
+        nodes: NodesRecord::new(&summary),
+    };
+    let meta = ModelMeta {
+        grid_shape: Some([1, 3]),
+        data: Some(fitting),
+        ..named("infinite")
+    };
+    store.commit_model(&meta, &weights).unwrap();
+    let read = store.data_record("infinite").unwrap().unwrap();
+    assert_eq!(read.nodes.mean_distances(), [None, None, Some(1.0)]);
+    assert_eq!(read.nodes.hits(), [1, 0, 1]);
+
+    // A hand-edited count of nodes would size every column read from the record.
+    let mut huge = meta.clone();
+    huge.name = "huge".into();
+    if let Some(data) = &mut huge.data {
+        data.nodes.nodes = 1 << 50;
+    }
+    store.commit_model(&huge, &weights).unwrap();
+    assert!(matches!(
+        store.describe("huge"),
+        Err(StorageError::InvalidMeta { .. })
+    ));
+}
