@@ -76,7 +76,7 @@ async function readBody(response, binary) {
 }
 
 /**
- * Calls the API; resolves to {ok, status, body} with the JSON (or Blob, or ArrayBuffer) body,
+ * Calls the API; resolves to {ok, status, body, headers} with the JSON (or Blob, or ArrayBuffer) body,
  * or throws `Unreachable` (after showing the banner) when the server does not answer.
  */
 export async function api(method, path, body, { binary = false, raw = false, buffer = false } = {}) {
@@ -91,7 +91,7 @@ export async function api(method, path, body, { binary = false, raw = false, buf
   }
   recovered();
   const parsed = buffer && response.ok ? await response.arrayBuffer() : await readBody(response, binary);
-  return { ok: response.ok, status: response.status, body: parsed };
+  return { ok: response.ok, status: response.status, body: parsed, headers: response.headers };
 }
 
 /** The message of an error answer (the API's `{message, code}`, or whatever came). */

@@ -9,7 +9,7 @@ import {
   summary, trainingFields,
 } from "./data.js";
 import { follow, refresh, startJobs } from "./jobs.js";
-import { loadModels, openModel, route, startModels } from "./models.js";
+import { forgetCaches, loadModels, openModel, route, startModels } from "./models.js";
 import { buildOptions, clearFieldErrors, optionFields, showApiError, showFieldError } from "./options.js";
 
 const $ = (id) => document.getElementById(id);
@@ -22,6 +22,10 @@ const choose = (value) => {
 /** What the chosen CSV or pasted text holds, read once per change: {table | large, file}. */
 let described = null;
 let pasteTimer = null;
+/** Increases with every read, so that a slow file's answer never replaces a newer one's. */
+let describeCount = 0;
+/** The dataset each large file was uploaded as, per label column: a second Train reuses it. */
+const uploaded = new WeakMap();
 
 function numberOrText(id) {
   const value = $(id).value.trim();
@@ -47,6 +51,7 @@ function fillLabelColumns(names, preselect) {
 
 /** Reads the pasted text or the chosen file and says what it holds, before any training. */
 async function describeData() {
+  const ticket = ++describeCount;
   described = null;
   $("data-summary").textContent = "";
   $("label-column-box").hidden = true;
@@ -62,14 +67,18 @@ async function describeData() {
         if (!/\.csv$|\.txt$/i.test(file.name)) throw new Error("a file over 8 MB must be CSV: it is uploaded as a dataset");
         $("data-summary").textContent = "Counting rows…";
         const peek = await peekLargeCsv(file);
+        if (ticket !== describeCount) return;
         described = { table: peek.table, large: peek, file };
         $("data-summary").textContent = `${summary(peek.rows, peek.width, peek.header)} (uploaded as a dataset, ${(file.size / 1048576).toFixed(1)} MB)`;
         if (peek.header) fillLabelColumns(peek.header, likelyLabelColumn(peek.table));
         return;
       }
-      described = { table: readTable(await file.text()) };
+      const text = await file.text();
+      if (ticket !== describeCount) return;
+      described = { table: readTable(text) };
     }
   } catch (err) {
+    if (ticket !== describeCount) return;
     showFieldError("training_data", err.message);
     return;
   }
@@ -113,6 +122,23 @@ async function uploadDataset(file, labelColumn) {
   return name;
 }
 
+/**
+ * Whether the grid and the iterations are whole numbers of at least 1, checked before a large
+ * file is uploaded (the server checks everything else); says what is wrong if not.
+ */
+function formLooksValid() {
+  const whole = (id) => Number.isInteger(numberOrText(id)) && numberOrText(id) >= 1;
+  if (!whole("grid-rows") || !whole("grid-cols")) {
+    showFieldError("grid_shape", "the grid needs whole numbers of rows and columns, at least 1 each");
+    return false;
+  }
+  if (!whole("iterations")) {
+    showFieldError("max_iterations", "the iterations must be a whole number, at least 1");
+    return false;
+  }
+  return true;
+}
+
 /** The data fields of the training request, or null after saying what is wrong. */
 async function dataFields() {
   const kind = source();
@@ -130,8 +156,14 @@ async function dataFields() {
   }
   const labelColumn = $("label-column-box").hidden ? -1 : Number($("label-column").value);
   if (described.large) {
+    if (!formLooksValid()) return null;
     const label = labelColumn >= 0 ? described.large.header[labelColumn] : null;
-    const dataset = await uploadDataset(described.file, label);
+    const { file } = described;
+    if (!uploaded.has(file)) uploaded.set(file, new Map());
+    const known = uploaded.get(file).get(label);
+    if (known) return { dataset: known };
+    const dataset = await uploadDataset(file, label);
+    if (dataset) uploaded.get(file).set(label, dataset);
     return dataset ? { dataset } : null;
   }
   return trainingFields(described.table, labelColumn);
@@ -224,6 +256,7 @@ $("train-paste").addEventListener("input", () => {
 $("random-count").addEventListener("input", () => choose("random"));
 $("train-file").addEventListener("change", () => choose("file"));
 onRecovery(() => {
+  forgetCaches();
   loadModels();
   refresh();
   route();

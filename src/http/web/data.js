@@ -122,8 +122,17 @@ export function trainingFields(table, labelColumn) {
   }));
   const fields = { training_data: data };
   if (labelColumn >= 0) fields.labels = table.rows.map((row) => row[labelColumn]);
-  if (table.header) fields.feature_names = features.map((k) => names[k]);
+  if (table.header) {
+    const featureNames = features.map((k) => names[k]);
+    if (acceptableNames(featureNames)) fields.feature_names = featureNames;
+  }
   return fields;
+}
+
+/** Whether the server would take `names` as feature names: each non-empty, at most 100
+ * characters, and no two alike (else the columns stay unnamed rather than the request fail). */
+export function acceptableNames(names) {
+  return names.every((name) => name !== "" && [...name].length <= 100) && new Set(names).size === names.length;
 }
 
 /**

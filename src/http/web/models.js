@@ -29,12 +29,6 @@ function describe(model) {
   return parts.join(" · ");
 }
 
-/** The largest whole scale that keeps a thumbnail within 64 px. */
-function thumbnailScale(model) {
-  const side = model.grid_shape ? Math.max(...model.grid_shape) : 64;
-  return Math.max(1, Math.floor(64 / side));
-}
-
 function newestFirst(a, b) {
   const time = (model) => (model.created_at ? Date.parse(model.created_at) : -Infinity);
   return time(b) - time(a) || a.name.localeCompare(b.name);
@@ -48,7 +42,7 @@ function modelItem(model) {
   link.title = model.name;
   if (current && model.name === current.name) link.setAttribute("aria-current", "page");
   const image = document.createElement("img");
-  image.src = `${path(model.name)}/image.png?scale=${thumbnailScale(model)}`;
+  image.src = `${path(model.name)}/image.png?size=64`;
   image.alt = "";
   image.loading = "lazy";
   const text = document.createElement("span");
@@ -145,7 +139,7 @@ function show(model) {
   $("model-curves-figure").hidden = !hasCurves;
   if (hasCurves) $("model-curves").src = `${base}/curves.png`;
   else $("model-curves").removeAttribute("src");
-  fillFeatures(model);
+  if (changed) fillFeatures(model);
   for (const link of document.querySelectorAll("#models a")) {
     if (link.dataset.name === model.name) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
@@ -154,9 +148,26 @@ function show(model) {
     $("predict-result").hidden = true;
     $("predict-error").hidden = true;
     focusNode = [0, 0];
+    prefillVectors(model);
     $("node-info").replaceChildren("Point at a node of the map, or focus the map and use the arrow keys.");
     showView(currentView());
     $("model").scrollIntoView({ block: "start" });
+  }
+}
+
+/**
+ * One vector of the model's dimension in "Place vectors": zeros at once, then the first
+ * node's weights in data units once fetched (unless the user has typed meanwhile).
+ */
+function prefillVectors(model) {
+  const box = $("predict-data");
+  const zeros = JSON.stringify([Array.from({ length: model.dim || 0 }, () => 0)]);
+  box.value = zeros;
+  if (!tooLarge(model)) {
+    weightsOf(model.name).then((weights) => {
+      if (!weights || current !== model || box.value !== zeros) return;
+      box.value = JSON.stringify([Array.from(weights.data.subarray(0, model.dim), (v) => Number(v.toPrecision(4)))]);
+    });
   }
 }
 
@@ -199,11 +210,14 @@ async function loadPicture(id, url) {
   const image = $(id);
   const note = $(`${id}-note`);
   note.hidden = true;
+  // Only the answer to the last URL asked for this element is shown.
+  image.dataset.want = url;
   try {
-    const { ok, body } = await api("GET", url, undefined, { binary: true });
-    if (!current || !url.startsWith(path(current.name))) return;
+    const { ok, body, headers } = await api("GET", url, undefined, { binary: true });
+    if (image.dataset.want !== url) return;
     if (image.src.startsWith("blob:")) URL.revokeObjectURL(image.src);
     if (ok) {
+      image.dataset.scale = (headers && headers.get("x-scale")) || "";
       image.src = URL.createObjectURL(body);
       image.hidden = false;
     } else {
@@ -231,43 +245,53 @@ function readNpy(buffer) {
   return { shape, data };
 }
 
+/** A failure is a thrown error or an answer other than 200 and 404 (a 404 is an answer:
+ * the model has no such thing): it is not kept, so the next hover asks again. */
+class Failed extends Error {}
+
 function cached(cache, name, load) {
-  if (!cache.has(name)) cache.set(name, load().catch(() => null));
+  if (!cache.has(name)) {
+    cache.set(name, load().catch(() => {
+      cache.delete(name);
+      return null;
+    }));
+  }
   return cache.get(name);
 }
 
+/** The caches go when the server comes back: what failed or changed while it was away. */
+export function forgetCaches() {
+  weightsCache.clear();
+  nodesCache.clear();
+}
+
+/** Weights are fetched for the node panel only up to this many values (16 MB of float64). */
+const MAX_WEIGHT_VALUES = 2_000_000;
+const tooLarge = (model) => !model.grid_shape || model.grid_shape[0] * model.grid_shape[1] * (model.dim || 0) > MAX_WEIGHT_VALUES;
+
 const weightsOf = (name) => cached(weightsCache, name, async () => {
-  const { ok, body } = await api("GET", `/download/${encodeURIComponent(name)}?units=data`, undefined, { buffer: true });
+  const { ok, status, body } = await api("GET", `/download/${encodeURIComponent(name)}?units=data`, undefined, { buffer: true });
+  if (!ok && status !== 404) throw new Failed();
   return ok ? readNpy(body) : null;
 });
 
 const nodesOf = (name) => cached(nodesCache, name, async () => {
-  const { ok, body } = await api("GET", `${path(name)}/nodes`);
+  const { ok, status, body } = await api("GET", `${path(name)}/nodes`);
+  if (!ok && status !== 404) throw new Failed();
   return ok ? body : null;
 });
 
 /**
- * What `GET /models/NAME/nodes` says of node [row, col], read defensively. The expected shape
- * is columns indexed by `row * cols + col`: `hits`, `mean_distance`, and `majority_label`
- * indexing `labels`; a list of node objects, or nested rows, are read too. Absent: undefined.
+ * What `GET /models/NAME/nodes` says of node [row, col]: its columns are indexed by
+ * `row * cols + col`, and `majority_label` indexes `labels` (null where the node won no
+ * labelled sample; the whole column null without labels). Without a summary: {}.
  */
 function nodeFacts(nodes, row, col, cols) {
+  if (!nodes) return {};
   const index = row * cols + col;
-  if (Array.isArray(nodes)) {
-    const node = nodes.find((entry) => entry && entry.row === row && entry.col === col) || nodes[index];
-    return node && typeof node === "object"
-      ? { hits: node.hits, label: node.label ?? node.majority_label, distance: node.mean_distance }
-      : {};
-  }
-  if (!nodes || typeof nodes !== "object") return {};
-  const pick = (values) => {
-    if (!Array.isArray(values)) return undefined;
-    return Array.isArray(values[row]) ? values[row][col] : values[index];
-  };
-  const majority = pick(nodes.majority_label);
-  let label = majority;
-  if (Number.isInteger(majority) && Array.isArray(nodes.labels)) label = nodes.labels[majority];
-  return { hits: pick(nodes.hits), label, distance: pick(nodes.mean_distance) };
+  const majority = Array.isArray(nodes.majority_label) ? nodes.majority_label[index] : null;
+  const label = Number.isInteger(majority) && Array.isArray(nodes.labels) ? nodes.labels[majority] : null;
+  return { hits: nodes.hits[index], label, distance: nodes.mean_distance[index] };
 }
 
 const shown = (value) => (value === undefined || value === null ? "—" : String(value));
@@ -278,7 +302,8 @@ async function inspect(row, col) {
   const [rows, cols] = model.grid_shape;
   focusNode = [row, col];
   placeMarker(row, col);
-  const [weights, nodes] = await Promise.all([weightsOf(model.name), nodesOf(model.name)]);
+  const large = tooLarge(model);
+  const [weights, nodes] = await Promise.all([large ? null : weightsOf(model.name), nodesOf(model.name)]);
   if (current !== model || focusNode[0] !== row || focusNode[1] !== col) return;
   const names = featureNames(model);
   const dim = names.length;
@@ -287,18 +312,21 @@ async function inspect(row, col) {
     : null;
   const facts = nodeFacts(nodes, row, col, cols);
   const list = document.createElement("dl");
-  const add = (term, value) => {
+  const add = (term, value, title) => {
     const dt = document.createElement("dt");
     dt.textContent = term;
     const dd = document.createElement("dd");
     dd.textContent = value;
+    if (title) dd.title = title;
     list.append(dt, dd);
   };
   add("Node", `row ${row}, column ${col}`);
   add("Hits", shown(facts.hits));
   add("Label", shown(facts.label));
-  add("Mean distance", typeof facts.distance === "number" ? facts.distance.toPrecision(3) : "—");
-  names.forEach((name, k) => add(name, values ? Number(values[k].toPrecision(4)).toString() : "—"));
+  const scaled = model.options && model.options.scaling && model.options.scaling !== "none";
+  add(scaled ? "Mean distance (scaled units)" : "Mean distance", typeof facts.distance === "number" ? facts.distance.toPrecision(3) : "—");
+  const why = large ? "the map is too large to fetch its weights here: download the .npy" : undefined;
+  names.forEach((name, k) => add(name, values ? Number(values[k].toPrecision(4)).toString() : "—", why));
   $("node-info").replaceChildren(list);
 }
 
@@ -326,12 +354,11 @@ function geometry(model) {
   };
 }
 
-/** The node whose cell holds point (x, y) of the picture's box: the nearest centre. */
-function nodeAt(x, y, box) {
+/** The node whose cell holds point (u, v), in node sizes from the map's top-left corner:
+ * the nearest centre. */
+function nodeAt(u, v) {
   const [rows, cols] = current.grid_shape;
   const shape = geometry(current);
-  const u = (x / box.width) * shape.width;
-  const v = (y / box.height) * shape.height;
   let best = [0, 0];
   let nearest = Infinity;
   const guess = shape.rowNear(v);
@@ -375,11 +402,14 @@ async function predict(event) {
     return;
   }
   const name = current.name;
+  const stillOpen = () => current && current.name === name;
   try {
     const { ok, body } = await api("POST", "/predict", { model_name: name, test_data: vectors });
+    if (!stillOpen()) return;
     const picture = ok
       ? await api("POST", `${path(name)}/predictions.png`, { test_data: vectors }, { binary: true })
       : { ok: false, body };
+    if (!stillOpen()) return;
     if (!picture.ok) {
       $("predict-error").textContent = messageOf(picture.body);
       $("predict-error").hidden = false;
@@ -434,15 +464,35 @@ export function startModels() {
   map.addEventListener("mousemove", (event) => {
     if (!current || !current.grid_shape) return;
     const box = $("model-map").getBoundingClientRect();
-    const [row, col] = nodeAt(event.clientX - box.left, event.clientY - box.top, box);
+    const shape = geometry(current);
+    const [row, col] = nodeAt(((event.clientX - box.left) / box.width) * shape.width, ((event.clientY - box.top) / box.height) * shape.height);
     if (row !== focusNode[0] || col !== focusNode[1] || $("node-marker").hidden) inspect(row, col);
   });
-  map.addEventListener("focus", () => inspect(...focusNode));
-  map.addEventListener("keydown", (event) => {
-    const move = ARROWS[event.key];
-    if (!move || !current || !current.grid_shape) return;
-    event.preventDefault();
-    const [rows, cols] = current.grid_shape;
-    inspect(Math.min(rows - 1, Math.max(0, focusNode[0] + move[0])), Math.min(cols - 1, Math.max(0, focusNode[1] + move[1])));
-  });
+  // The hits and labels pictures lay the map out like image.png from their top-left corner,
+  // X-Scale pixels per node, with a legend beside it: a point past the map is no node.
+  for (const id of ["model-hits", "model-labels"]) {
+    const image = $(id);
+    image.addEventListener("mousemove", (event) => {
+      const scale = Number(image.dataset.scale);
+      if (!current || !current.grid_shape || !scale || !image.naturalWidth) return;
+      const box = image.getBoundingClientRect();
+      const pixels = image.naturalWidth / box.width;
+      const u = ((event.clientX - box.left) * pixels) / scale;
+      const v = ((event.clientY - box.top) * pixels) / scale;
+      const shape = geometry(current);
+      if (u < 0 || v < 0 || u >= shape.width || v >= shape.height) return;
+      const [row, col] = nodeAt(u, v);
+      if (row !== focusNode[0] || col !== focusNode[1]) inspect(row, col);
+    });
+  }
+  for (const area of [map, $("model-hits"), $("model-labels")]) {
+    area.addEventListener("focus", () => inspect(...focusNode));
+    area.addEventListener("keydown", (event) => {
+      const move = ARROWS[event.key];
+      if (!move || !current || !current.grid_shape) return;
+      event.preventDefault();
+      const [rows, cols] = current.grid_shape;
+      inspect(Math.min(rows - 1, Math.max(0, focusNode[0] + move[0])), Math.min(cols - 1, Math.max(0, focusNode[1] + move[1])));
+    });
+  }
 }

@@ -27,6 +27,7 @@ const FORM_FIELDS = {
   max_iterations: "iterations",
   learning_rate: "learning-rate",
   seed: "seed",
+  labels: "label-column",
 };
 
 /** The request field each error code of the API is about (invalid_option names its field
@@ -35,6 +36,7 @@ const FIELD_OF_CODE = {
   invalid_grid_shape: "grid_shape", too_large: "grid_shape", invalid_iterations: "max_iterations",
   invalid_learning_rate: "learning_rate", invalid_seed: "seed", invalid_data: "training_data",
   shape_mismatch: "training_data", non_finite_value: "training_data", dataset_not_found: "training_data",
+  invalid_labels: "labels", invalid_feature_names: "training_data",
 };
 
 const inputOf = (field) => $(FORM_FIELDS[field] || `opt-${field}`);
