@@ -8,6 +8,7 @@ use crate::jobs::JobError;
 use crate::render::RenderError;
 use crate::som::SomError;
 use crate::storage::{DatasetError, StorageError};
+use crate::training::NamesError;
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,9 @@ pub enum ApiError {
     /// A value of the right type that is not allowed, with the code that names the field.
     #[error("{message}")]
     InvalidValue { code: &'static str, message: String },
+    /// A feature name or label the rules refuse.
+    #[error(transparent)]
+    Names(#[from] NamesError),
     #[error(transparent)]
     Som(#[from] SomError),
     #[error(transparent)]
@@ -98,6 +102,10 @@ impl ApiError {
             ApiError::MissingField(_) => (S::UNPROCESSABLE_ENTITY, "missing_field"),
             ApiError::InvalidType { .. } => (S::UNPROCESSABLE_ENTITY, "invalid_type"),
             ApiError::InvalidValue { code, .. } => (S::UNPROCESSABLE_ENTITY, code),
+            ApiError::Names(err) => match err.field() {
+                "labels" => (S::UNPROCESSABLE_ENTITY, "invalid_labels"),
+                _ => (S::UNPROCESSABLE_ENTITY, "invalid_feature_names"),
+            },
             ApiError::Som(err) => som_status_and_code(err),
             ApiError::Storage(err) => match err {
                 StorageError::InvalidName(_) => (S::BAD_REQUEST, "invalid_name"),

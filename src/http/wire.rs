@@ -520,20 +520,6 @@ fn samples_with_at_least(items: usize) -> AnyOfBuilder {
         )
 }
 
-/// A feature name or label the rules refuse: a 422 whose code names its field.
-impl From<NamesError> for ApiError {
-    fn from(err: NamesError) -> Self {
-        let code = match err.field() {
-            "labels" => "invalid_labels",
-            _ => "invalid_feature_names",
-        };
-        ApiError::InvalidValue {
-            code,
-            message: err.to_string(),
-        }
-    }
-}
-
 /// `feature_names` as sent: a list of strings, or the problem with it (kept, with the rest of
 /// the list skipped, to be reported with its field's code).
 #[derive(Debug, Default)]
