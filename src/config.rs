@@ -138,6 +138,34 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "KOHONEN_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// Several replicas as one service: the registry and job queue in PostgreSQL, the weights and
+/// datasets in an S3-compatible object store. Both or neither: without them the service is one
+/// process on a local folder.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// PostgreSQL holding the models' records, their names and the job queue, e.g.
+    /// postgres://user:password@host:5432/kohonen (needs --store too).
+    #[arg(long, env = "DATABASE_URL", requires = "store")]
+    pub database_url: Option<String>,
+    /// The object store holding weights and datasets, as s3://BUCKET/PREFIX; the endpoint and
+    /// credentials come from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_REGION and AWS_ALLOW_HTTP (needs --database-url too).
+    #[arg(long, env = "KOHONEN_STORE", requires = "database_url")]
+    pub store: Option<String>,
+    /// This replica's name, shown as a running job's `worker` (default: host name and port).
+    #[arg(long, env = "KOHONEN_REPLICA_ID")]
+    pub replica_id: Option<String>,
+    /// Seconds a replica's claim on a running job lasts unless renewed (it is renewed every
+    /// third of that): a replica that dies loses its jobs to the others after this long.
+    #[arg(long, env = "KOHONEN_JOB_LEASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub job_lease_seconds: u64,
+    /// Times a job is started before it fails for good (a replica that dies mid-job costs one).
+    #[arg(long, env = "KOHONEN_JOB_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub job_attempts: u32,
 }
 
 #[derive(Debug, Args)]

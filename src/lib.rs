@@ -1,6 +1,7 @@
 //! Kohonen self-organising maps: training, storage and serving.
 
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod jobs;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use clap::Parser;
 use kohonen::cli;
 use kohonen::config::{Cli, Command, ServeArgs};
+use kohonen::http::StartError;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -74,7 +75,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let result = runtime.block_on(async {
         let (addr, server) = kohonen::http::start(&args, kohonen::http::shutdown_signal()).await?;
         tracing::info!(%addr, models_dir = %args.models.models_dir.display(), "listening");
-        server.await
+        server.await.map_err(StartError::from)
     });
     // The server has given its grace period and interrupted the jobs; work still on the
     // blocking pool (a prediction, a training finishing its presentation) gets a moment, not
@@ -85,7 +86,11 @@ fn serve(args: ServeArgs) -> ExitCode {
         Err(err) => {
             tracing::error!(error = %err, "the server stopped");
             eprintln!("error: {err}");
-            ExitCode::FAILURE
+            match err {
+                // A missing or unreachable database or object store: a setup error.
+                StartError::Dependency(_) => ExitCode::from(2),
+                StartError::Io(_) => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use kohonen::som::Topology;
-use kohonen::storage::{ModelMeta, ModelStore, OptionsRecord};
+use kohonen::storage::{FolderRepository, ModelMeta, ModelRepository, OptionsRecord};
 use ndarray::{Array2, Array3};
 use ndarray_npy::{read_npy, write_npy};
 
@@ -717,7 +717,7 @@ fn render_draws_a_stored_hexagonal_model_as_hexagons() {
         }),
         ..ModelMeta::default()
     };
-    ModelStore::open(dir.path())
+    FolderRepository::open(dir.path())
         .unwrap()
         .commit_model(&meta, &weights)
         .unwrap();

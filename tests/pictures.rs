@@ -4,7 +4,9 @@ mod common;
 
 use common::{colours, send, spawn_app};
 use kohonen::som::{Scaling, Topology};
-use kohonen::storage::{ModelMeta, ModelStore, OptionsRecord, ScalerRecord, TrainingStatus};
+use kohonen::storage::{
+    FolderRepository, ModelMeta, ModelRepository, OptionsRecord, ScalerRecord, TrainingStatus,
+};
 use ndarray::Array3;
 use ndarray_npy::ReadNpyExt;
 use reqwest::{Method, StatusCode};
@@ -421,7 +423,7 @@ fn store_model(app: &common::TestApp, name: &str, weights: &Array3<f64>, meta: M
         dim: Some(dim),
         ..meta
     };
-    ModelStore::open(app.models_dir())
+    FolderRepository::open(app.models_dir())
         .unwrap()
         .commit_model(&meta, weights)
         .unwrap();

@@ -21,8 +21,8 @@ use crate::som::{
     TrainingOptions, check_seed, data_from_rows, random_seed,
 };
 use crate::storage::{
-    LoadedMap, ModelMeta, ModelStore, StorageError, validate_name, weights_from_npy,
-    weights_to_npy, write_atomically,
+    FolderRepository, LoadedMap, ModelMeta, ModelStore, StorageError, validate_name,
+    weights_from_npy, weights_to_npy, write_atomically,
 };
 use crate::training::{self, DataNames, Labels, NamesError, TrainingJob, header_feature_names};
 
@@ -70,7 +70,18 @@ pub const SAMPLE_MODELS: [(&str, usize, usize, u64); 4] = [
 /// Where `kohonen train` puts the weights.
 enum Destination {
     File(PathBuf),
-    Model { store: ModelStore, name: String },
+    Model {
+        store: ModelStore,
+        name: String,
+        /// The models folder, to say where the weights went.
+        dir: PathBuf,
+    },
+}
+
+/// The models folder as a repository: the command line works on one folder (a cluster's
+/// models are trained and read through its HTTP API).
+fn open_store(models_dir: &Path) -> Result<ModelStore, CliError> {
+    Ok(std::sync::Arc::new(FolderRepository::open(models_dir)?))
 }
 
 pub fn train(args: TrainArgs) -> Result<(), CliError> {
@@ -81,7 +92,7 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
         }
         (None, Some(name)) => {
             validate_name(name)?;
-            let store = ModelStore::open(&args.models.models_dir)?;
+            let store = open_store(&args.models.models_dir)?;
             if store.exists(name)? && !args.force {
                 return Err(CliError::BadInput(format!(
                     "a model named {name:?} exists: pass --force to replace it"
@@ -90,6 +101,7 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
             Destination::Model {
                 store,
                 name: name.clone(),
+                dir: args.models.models_dir.clone(),
             }
         }
         (None, None) => unreachable!("clap requires --out or --name"),
@@ -134,16 +146,12 @@ pub fn train(args: TrainArgs) -> Result<(), CliError> {
             write_atomically(&path, &weights_to_npy(&outcome.weights))?;
             path.display().to_string()
         }
-        Destination::Model { store, name } => {
+        Destination::Model { store, name, dir } => {
             let mut meta = outcome.meta.clone();
             meta.name = name.clone();
             meta.created_at = Some(Timestamp::now());
             store.commit_model(&meta, &outcome.weights)?;
-            store
-                .dir()
-                .join(format!("{name}.npy"))
-                .display()
-                .to_string()
+            dir.join(format!("{name}.npy")).display().to_string()
         }
     };
     let meta = &outcome.meta;
@@ -235,7 +243,7 @@ fn load_predictor(model: &str, models_dir: &Path) -> Result<LoadedMap, CliError>
         let weights = read_weights_file(Path::new(model))?;
         LoadedMap::new(weights.view(), None).map_err(CliError::BadInput)
     } else {
-        Ok(ModelStore::open(models_dir)?.load_map(model)?)
+        Ok(open_store(models_dir)?.load_map(model)?)
     }
 }
 
@@ -259,7 +267,7 @@ fn stored_record(model: &str, models_dir: &Path, what: &str) -> Result<ModelMeta
             "{what} come from a stored model's record: give a model name, not a file"
         )));
     }
-    Ok(ModelStore::open(models_dir)?.describe(model)?)
+    Ok(open_store(models_dir)?.describe(model)?)
 }
 
 pub fn render(args: RenderArgs) -> Result<(), CliError> {
@@ -382,7 +390,7 @@ fn looks_like_a_file(model: &str) -> bool {
 }
 
 pub fn samples(args: SamplesArgs) -> Result<(), CliError> {
-    let store = ModelStore::open(&args.models.models_dir)?;
+    let store = open_store(&args.models.models_dir)?;
     let data = data_from_rows(&SAMPLE_COLOURS)?;
     std::fs::create_dir_all(&args.plots_dir)?;
     let mut maps = Vec::new();

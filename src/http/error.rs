@@ -74,6 +74,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("method {method} is not allowed on {path}")]
     MethodNotAllowed { method: String, path: String },
+    /// A dependency of the service (its database, its object store) is down.
+    #[error("{0} is unavailable now: try again in a few seconds")]
+    Unavailable(String),
     #[error("internal error (details in the server log)")]
     Internal,
 }
@@ -87,6 +90,7 @@ impl From<JobError> for ApiError {
                 ApiError::Conflict(conflict.to_string())
             }
             JobError::Storage(err) => err.into(),
+            JobError::Unavailable(what) => ApiError::Unavailable(what),
             JobError::Internal => ApiError::Internal,
         }
     }
@@ -116,6 +120,7 @@ impl ApiError {
                 StorageError::InvalidWeights { .. } | StorageError::InvalidMeta { .. } => {
                     (S::NOT_FOUND, "model_not_found")
                 }
+                StorageError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable"),
                 StorageError::Io { .. } => (S::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::Dataset(err) => match err {
@@ -153,6 +158,7 @@ impl ApiError {
             ApiError::ForbiddenOrigin(_) => (S::FORBIDDEN, "forbidden_origin"),
             ApiError::NotFound(_) => (S::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed { .. } => (S::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal => (S::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -263,7 +269,7 @@ impl IntoResponse for Failure {
         let mut response = (status, axum::Json(body)).into_response();
         let retry_after = match code {
             "queue_full" => Some("5"),
-            "busy" => Some("1"),
+            "busy" | "unavailable" => Some("1"),
             _ => None,
         };
         if let Some(seconds) = retry_after {

@@ -39,6 +39,9 @@ pub struct JobOut {
     cancel_requested: bool,
     /// Why it failed, when it did.
     error: Option<String>,
+    /// The replica that trains it, or trained it last (its `--replica-id`); null before it
+    /// starts.
+    worker: Option<String>,
 }
 
 /// The answer of `DELETE /jobs/{name}`.
@@ -53,14 +56,16 @@ pub struct CancelOut {
     cancel_requested: bool,
 }
 
-/// The status of job `name` as the API shows it, if there is such a job. Blocking: it may
-/// read the job's `.json`.
-pub fn job_status(state: &AppState, name: &str) -> Option<JobOut> {
-    let view = match state.jobs.get(name) {
-        Some(job) => job.view(),
-        None => JobView::of_record(state.store.meta(name).ok()??),
-    };
-    Some(describe(&view))
+/// The status of job `name` as the API shows it, if there is such a job: the queue's, else
+/// the model's record (read on the blocking pool).
+pub async fn job_status(state: &AppState, name: &str) -> Result<Option<JobOut>, Failure> {
+    if let Some(view) = state.jobs.view(name).await.map_err(ApiError::from)? {
+        return Ok(Some(describe(&view)));
+    }
+    let store = state.store.clone();
+    let name = name.to_owned();
+    let meta = blocking(move || store.meta(&name)).await??;
+    Ok(meta.map(|meta| describe(&JobView::of_record(meta))))
 }
 
 fn describe(view: &JobView) -> JobOut {
@@ -77,6 +82,7 @@ fn describe(view: &JobView) -> JobOut {
         eta_seconds: view.eta_seconds,
         cancel_requested: view.cancel_requested,
         error: meta.error.clone(),
+        worker: view.worker.clone(),
     }
 }
 
@@ -85,12 +91,9 @@ fn describe(view: &JobView) -> JobOut {
     responses(
         (status = 200, description = "The jobs", body = Vec<JobOut>, example = json!([{"name": "NAME", "status": "running", "iterations_done": 420, "max_iterations": 1000, "progress": 0.42, "created_at": "2026-11-27T10:50:44Z", "started_at": "2026-11-27T10:50:44Z", "finished_at": null, "eta_seconds": 12.5, "cancel_requested": false, "error": null}])),
     ))]
-pub async fn list(State(state): State<AppState>) -> Json<Vec<JobOut>> {
-    Json(
-        (state.jobs.list().iter())
-            .map(|job| describe(&job.view()))
-            .collect(),
-    )
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<JobOut>>, Failure> {
+    let jobs = state.jobs.list().await.map_err(ApiError::from)?;
+    Ok(Json(jobs.iter().map(describe).collect()))
 }
 
 #[utoipa::path(get, path = "/jobs/{name}", tag = "jobs", operation_id = "get_job",
@@ -104,8 +107,7 @@ pub async fn get(
     State(state): State<AppState>,
     ModelName(name): ModelName,
 ) -> Result<Json<JobOut>, Failure> {
-    let lookup = name.clone();
-    blocking(move || job_status(&state, &lookup))
+    job_status(&state, &name)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::JobNotFound(name).into())

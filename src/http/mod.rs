@@ -22,6 +22,7 @@ mod wire;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -44,10 +45,11 @@ use utoipa_swagger_ui::SwaggerUi;
 use error::ApiError;
 use state::AppState;
 
-use crate::config::ServeArgs;
-use crate::jobs::JobRegistry;
+use crate::cluster::{Cluster, ClusterRepository, PgQueue};
+use crate::config::{ClusterArgs, ServeArgs};
+use crate::jobs::{InProcessQueue, Jobs, QueueSettings};
 use crate::som::SizeLimits;
-use crate::storage::{DatasetStore, ModelCache, ModelStore};
+use crate::storage::{DatasetStore, FolderRepository, ModelCache, ModelStore};
 
 use body::BodyBudget;
 use error::Failure;
@@ -197,33 +199,74 @@ async fn method_not_allowed(method: Method, request: Request) -> Failure {
     .into()
 }
 
-/// Opens the models folder, recovers jobs left pending, binds `host:port` (port 0 picks a
-/// free one) and returns the address bound and the server. The server runs until `shutdown`
-/// completes, gives in-flight requests the grace period, then records the trainings still
-/// running as failed ("interrupted by shutdown").
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database or the object store of `--database-url` / `--store` is missing or out of
+    /// reach: the process exits with code 2.
+    #[error("{0}")]
+    Dependency(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the models folder (or connects to the cluster's database and object store), recovers
+/// jobs left pending, binds `host:port` (port 0 picks a free one) and returns the address bound
+/// and the server. The server runs until `shutdown` completes, gives in-flight requests the
+/// grace period, then records the trainings still running as failed ("interrupted by
+/// shutdown"), or, in a cluster, hands them back to the queue.
 pub async fn start<S: Future<Output = ()> + Send + 'static>(
     args: &ServeArgs,
     shutdown: S,
-) -> std::io::Result<(
-    SocketAddr,
-    impl Future<Output = std::io::Result<()>> + Send + use<S>,
-)> {
+) -> Result<
+    (
+        SocketAddr,
+        impl Future<Output = std::io::Result<()>> + Send + use<S>,
+    ),
+    StartError,
+> {
     let limits = SizeLimits {
         max_nodes: args.max_nodes,
         max_weights: args.max_weights,
         max_iterations: args.max_iterations,
     };
-    let store = ModelStore::open(&args.models.models_dir)
-        .map_err(std::io::Error::other)?
-        .with_limits(limits);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let jobs = JobRegistry::new(
-        store.clone(),
-        args.max_concurrent_jobs.unwrap_or(cores),
-        args.queue_limit,
-        args.training_priority,
-    );
+    let listener = TcpListener::bind(SocketAddr::new(args.host, args.port)).await?;
+    let local = listener.local_addr()?;
+    let settings = QueueSettings {
+        max_concurrent: args.max_concurrent_jobs.unwrap_or(cores).max(1),
+        queue_limit: args.queue_limit,
+        priority: args.training_priority,
+        replica_id: (args.cluster.replica_id.clone())
+            .unwrap_or_else(|| default_replica_id(local.port())),
+    };
+    let (store, jobs, cluster): (ModelStore, Jobs, _) = match &args.cluster {
+        ClusterArgs {
+            database_url: Some(database_url),
+            store: Some(store_url),
+            job_lease_seconds,
+            job_attempts,
+            ..
+        } => {
+            let cluster = Cluster::connect(database_url, store_url, &settings.replica_id)
+                .await
+                .map_err(StartError::Dependency)?;
+            let lease = Duration::from_secs(*job_lease_seconds);
+            let queue = PgQueue::start(cluster.clone(), settings, lease, *job_attempts, limits);
+            let repository = ClusterRepository::new(cluster.clone(), limits);
+            (Arc::new(repository), Arc::new(queue), Some(cluster))
+        }
+        _ => {
+            let folder = FolderRepository::open(&args.models.models_dir)
+                .map_err(std::io::Error::other)?
+                .with_limits(limits);
+            let store: ModelStore = Arc::new(folder);
+            let queue = InProcessQueue::new(store.clone(), settings);
+            (store, Arc::new(queue), None)
+        }
+    };
     let state = AppState {
+        cluster,
         models: ModelCache::new(store.clone(), args.model_cache_bytes),
         datasets: DatasetStore::open(args.models.models_dir.join("datasets")),
         max_dataset_bytes: args.max_dataset_bytes,
@@ -252,14 +295,15 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
         max_connections: args.max_connections,
     };
     tracing::debug!(open_files, ?limits, "connection limits");
-    let listener = TcpListener::bind(SocketAddr::new(args.host, args.port)).await?;
-    let local = listener.local_addr()?;
     let grace = Duration::from_secs(args.shutdown_grace_seconds);
     let (stopping, mut stopped) = tokio::sync::watch::channel(false);
     let server = async move {
+        let releasing = jobs.clone();
         let serving = server::serve(listener, app, limits, async move {
             shutdown.await;
             let _ = stopping.send(true);
+            // Jobs other replicas can take are given back now, not after the grace period.
+            releasing.release().await;
         });
         let deadline = async move {
             let _ = stopped.wait_for(|&stop| stop).await;
@@ -271,10 +315,22 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
                 tracing::warn!("the grace period ended with requests still in flight");
             }
         };
-        jobs.interrupt_all("interrupted by shutdown").await;
+        jobs.shutdown().await;
         Ok(())
     };
     Ok((local, server))
+}
+
+/// This replica's name when `--replica-id` is not given: the host's name and the port it
+/// listens on, unique among replicas on one host or many.
+fn default_replica_id(port: u16) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{port}")
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -74,7 +74,9 @@ pub async fn download(
     query: Result<Query<DownloadOptions>, QueryRejection>,
 ) -> Result<Response, Failure> {
     let units = units(query)?;
-    let job_meta = state.jobs.get(&name).map(|job| job.meta());
+    let job_meta = (state.jobs.view(&name).await)
+        .map_err(ApiError::from)?
+        .map(|job| job.meta);
     let store = state.store.clone();
     let read = name.clone();
     // The record decides first (a failed or pending job has no weights to serve); then the
@@ -108,9 +110,7 @@ pub async fn download(
             TrainingStatus::Cancelled => return Err(ApiError::JobCancelled(name).into()),
             pending @ (TrainingStatus::Queued | TrainingStatus::Running) => {
                 let status = pending.as_str();
-                // A job not in memory (left by an earlier process) is read from its `.json`.
-                let lookup = name.clone();
-                let detail = blocking(move || job_status(&state, &lookup))
+                let detail = job_status(&state, &name)
                     .await?
                     .map_or(Value::Null, |job| json!(job));
                 return Err(ApiError::ModelPending {
@@ -338,8 +338,9 @@ pub async fn get(
     ModelName(name): ModelName,
 ) -> Result<Json<ModelDetailOut>, Failure> {
     // A job that succeeded keeps no copy of what its model knows of the data: the store has it.
-    let mut meta = match state.jobs.get(&name) {
-        Some(job) if job.status() != TrainingStatus::Succeeded => job.meta(),
+    let job = state.jobs.view(&name).await.map_err(ApiError::from)?;
+    let mut meta = match job {
+        Some(job) if job.meta.status != TrainingStatus::Succeeded => job.meta,
         _ => {
             let store = state.store.clone();
             blocking(move || store.describe(&name)).await??
@@ -445,7 +446,7 @@ pub async fn delete(
     State(state): State<AppState>,
     ModelName(name): ModelName,
 ) -> Result<Json<DeletedOut>, Failure> {
-    state.jobs.forget(&name).map_err(ApiError::from)?;
+    state.jobs.forget(&name).await.map_err(ApiError::from)?;
     let deleted = name.clone();
     blocking(move || {
         state
@@ -498,13 +499,11 @@ pub async fn import(
         }
         .into());
     }
-    if state
-        .jobs
-        .get(&name)
-        .is_some_and(|job| job.status().is_pending())
-    {
+    let job = state.jobs.view(&name).await.map_err(ApiError::from)?;
+    if job.is_some_and(|job| job.meta.status.is_pending()) {
         return Err(ApiError::from(crate::jobs::JobError::Pending(name)).into());
     }
+    let jobs = state.jobs.clone();
     let imported = name.clone();
     let (meta, replaced) = blocking(move || {
         // The header is checked against the size limits and the body's length before
@@ -529,11 +528,11 @@ pub async fn import(
                 other => other.into(),
             })?;
         state.models.forget(&imported);
-        // An ended job of that name no longer describes what is stored.
-        state.jobs.forget(&imported)?;
         Ok::<_, ApiError>(imported_model)
     })
     .await??;
+    // An ended job of that name no longer describes what is stored.
+    jobs.forget(&name).await.map_err(ApiError::from)?;
     tracing::info!(model = %name, replaced, "model imported");
     let status = if replaced {
         StatusCode::OK
@@ -551,25 +550,59 @@ pub(super) fn fingerprint(bytes: &[u8]) -> u64 {
 }
 
 #[utoipa::path(get, path = "/health", tag = "service",
-    description = "Whether the service is up, and its jobs.",
-    responses((status = 200, description = "Up", body = HealthOut, example = json!({"status": "ok", "version": "0.1.0", "jobs": {"queued": 0, "running": 1}}))))]
-pub async fn health(State(state): State<AppState>) -> Json<HealthOut> {
-    let (queued, running) = state.jobs.counts();
-    Json(HealthOut {
-        status: "ok",
+    description = "Whether the service is up, and its jobs. With several replicas, the state of each dependency (the database, the object store): 503 while one is down.",
+    responses(
+        (status = 200, description = "Up", body = HealthOut, example = json!({"status": "ok", "version": "0.1.0", "jobs": {"queued": 0, "running": 1}})),
+        (status = 503, description = "A dependency of the replica is down", body = HealthOut, example = json!({"status": "unavailable", "version": "0.1.0", "jobs": null, "dependencies": {"database": "down", "store": "up"}})),
+    ))]
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthOut>) {
+    let dependencies = match &state.cluster {
+        Some(cluster) => Some(cluster.health().await),
+        None => None,
+    };
+    let counts = match dependencies {
+        Some(health) if !health.database => None,
+        _ => state.jobs.counts().await.ok(),
+    };
+    let up = counts.is_some() && dependencies.is_none_or(|health| health.database && health.store);
+    let state_of = |up: bool| if up { "up" } else { "down" };
+    let answer = HealthOut {
+        status: if up { "ok" } else { "unavailable" },
         version: env!("CARGO_PKG_VERSION"),
-        jobs: JobCountsOut { queued, running },
-    })
+        jobs: counts.map(|(queued, running)| JobCountsOut { queued, running }),
+        dependencies: dependencies.map(|health| DependenciesOut {
+            database: state_of(health.database),
+            store: state_of(health.store),
+        }),
+    };
+    let status = if up {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(answer))
 }
 
 /// The answer of `/health`.
 #[derive(Serialize, ToSchema)]
 pub struct HealthOut {
-    /// Always "ok".
+    /// "ok", or "unavailable" while a dependency is down.
+    #[schema(example = "ok")]
     status: &'static str,
     /// The server's version.
     version: &'static str,
-    jobs: JobCountsOut,
+    /// Null while the job queue cannot be read.
+    jobs: Option<JobCountsOut>,
+    /// Only with several replicas (`--database-url`, `--store`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dependencies: Option<DependenciesOut>,
+}
+
+/// Whether each dependency of a replica answers: "up" or "down".
+#[derive(Serialize, ToSchema)]
+pub struct DependenciesOut {
+    database: &'static str,
+    store: &'static str,
 }
 
 /// Trainings waiting for a slot and training now.

@@ -1,6 +1,9 @@
 //! What every handler shares: cheap to clone.
 
-use crate::jobs::JobRegistry;
+use std::sync::Arc;
+
+use crate::cluster::Cluster;
+use crate::jobs::Jobs;
 use crate::som::SizeLimits;
 use crate::storage::{DatasetStore, ModelCache, ModelStore};
 
@@ -9,10 +12,12 @@ use super::metrics::RequestCounts;
 #[derive(Clone)]
 pub struct AppState {
     pub store: ModelStore,
+    /// The database and object store of several replicas; `None` for one process on a folder.
+    pub cluster: Option<Arc<Cluster>>,
     pub datasets: DatasetStore,
     /// Largest dataset upload, in bytes.
     pub max_dataset_bytes: u64,
-    pub jobs: JobRegistry,
+    pub jobs: Jobs,
     pub models: ModelCache,
     pub limits: SizeLimits,
     pub requests: RequestCounts,

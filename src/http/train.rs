@@ -1,7 +1,5 @@
 //! `POST /train` (waits for its job) and `POST /atrain` (answers at once).
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::State;
 use jiff::Timestamp;
@@ -14,7 +12,7 @@ use super::models::blocking;
 use super::schema;
 use super::state::AppState;
 use super::wire::{FeatureNames, LabelsIn, Loose, Samples, grid_shape, present};
-use crate::jobs::{Ending, Job};
+use crate::jobs::{Ended, Submitted};
 use crate::som::{
     Compatibility, Decay, Distance, InitMethod, Initial, Mode, Neighbourhood, Order, Scaling,
     SomError, SomParams, Topology, TrainingOptions, check_seed, random_seed,
@@ -344,11 +342,7 @@ fn parse(
     parsed.map_err(|err| err.debug(debug))
 }
 
-async fn submit(
-    state: &AppState,
-    job: TrainingJob,
-    debug: bool,
-) -> Result<(Arc<Job>, Ending), Failure> {
+async fn submit(state: &AppState, job: TrainingJob, debug: bool) -> Result<Submitted, Failure> {
     state
         .jobs
         .submit(job, Timestamp::now())
@@ -426,14 +420,20 @@ pub async fn train(
         let stored = dataset(&body, &state).await?;
         parse(body, &state, stored)?
     };
-    let (job, ending) = submit(&state, job, debug).await?;
-    let extras = ending.wait().await;
-    let meta = job.meta();
+    let Submitted { name, ending } = submit(&state, job, debug).await?;
+    let Ended {
+        view,
+        verbose: extras,
+    } = ending
+        .wait()
+        .await
+        .map_err(|err| ApiError::from(err).debug(debug))?;
+    let meta = view.meta;
     let ended = match meta.status {
         TrainingStatus::Succeeded => Ok(()),
-        TrainingStatus::Cancelled => Err(ApiError::JobCancelled(job.name.clone())),
+        TrainingStatus::Cancelled => Err(ApiError::JobCancelled(name.clone())),
         _ => Err(ApiError::JobFailed {
-            name: job.name.clone(),
+            name: name.clone(),
             reason: meta.error.clone().unwrap_or_default(),
         }),
     };
@@ -447,7 +447,7 @@ pub async fn train(
     };
     Ok(Json(TrainOut {
         message: format!("Model training has finished and time taken is {seconds} seconds."),
-        operation_location: job.name.clone(),
+        operation_location: name,
         seed: meta.seed,
         training_seconds: seconds,
         quantization_error: meta.quantization_error,
@@ -480,11 +480,11 @@ pub async fn atrain(
 ) -> Result<Json<AtrainOut>, Failure> {
     let stored = dataset(&body, &state).await?;
     let request = parse(body, &state, stored)?;
-    let (job, _ending) = submit(&state, request.job, request.debug).await?;
+    let Submitted { name, .. } = submit(&state, request.job, request.debug).await?;
     Ok(Json(AtrainOut {
-        operation_location: job.name.clone(),
+        job: format!("/jobs/{name}"),
+        operation_location: name,
         status: "queued",
-        job: format!("/jobs/{}", job.name),
         warnings: request.warnings,
     }))
 }

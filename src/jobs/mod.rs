@@ -1,30 +1,27 @@
-//! The job runner: every training is a job, queued in order, at most `max_concurrent` training
-//! at once on blocking threads (never the async runtime's workers), at most `queue_limit`
-//! waiting. A job's state is decided by [`state::JobState`] alone and lives in its model's
-//! `.json`, written (on the blocking pool) at every change, so a restart never leaves a job
-//! pending. The registry keeps the pending jobs and the last [`ENDED_KEPT`] ended ones, with
-//! their records but never their weights.
+//! The job queue seam: every training is a job, queued in order and trained on blocking
+//! threads (never the async runtime's workers). A job's state is decided by
+//! [`state::JobState`] alone. Two queues: [`InProcessQueue`] (one process; the record lives in
+//! the model's record in the repository) and the PostgreSQL queue of several replicas
+//! ([`crate::cluster`]). Handlers hold a [`Jobs`] and know neither.
 
+mod in_process;
 mod state;
 
-use std::collections::{HashMap, VecDeque};
+use std::fmt::Debug;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use ndarray::Array3;
-use tokio::sync::{Semaphore, oneshot, watch};
 
+pub use in_process::{ENDED_KEPT, InProcessQueue};
 pub use state::{Event, JobState, Refused};
 
 use crate::som::{SomError, TrainControl};
-use crate::storage::{ModelMeta, ModelStore, StorageError, TrainingStatus, model_name};
+use crate::storage::{ModelMeta, StorageError, TrainingStatus};
 use crate::training::{self, TrainingJob, Verbose};
-
-/// Ended jobs the registry remembers (for `GET /jobs`); older ones are read from their
-/// `.json`.
-pub const ENDED_KEPT: usize = 100;
 
 /// Why a job could not be queued or changed.
 #[derive(Debug, thiserror::Error)]
@@ -42,29 +39,13 @@ pub enum JobError {
     },
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The queue's database cannot be reached now (the service answers 503 and recovers when
+    /// it can).
+    #[error("the job queue is unavailable: {0}")]
+    Unavailable(String),
     /// A task of the blocking pool panicked (logged where it happened).
     #[error("internal error")]
     Internal,
-}
-
-/// One training job.
-#[derive(Debug)]
-pub struct Job {
-    pub name: String,
-    pub control: TrainControl,
-    /// Order of submission, for listing newest first.
-    seq: u64,
-    now: Mutex<Now>,
-    /// Held from deciding a change to writing it, so the `.json` ends as the last decision.
-    writing: Mutex<()>,
-    /// Becomes true when the job ends, so a queued job cancelled leaves the queue at once.
-    ended: watch::Sender<bool>,
-}
-
-#[derive(Debug)]
-struct Now {
-    state: JobState,
-    started: Option<Instant>,
 }
 
 /// A job as `GET /jobs` and `GET /jobs/{name}` show it.
@@ -77,6 +58,9 @@ pub struct JobView {
     pub progress: f64,
     /// Seconds still needed, estimated from the pace so far; only while running.
     pub eta_seconds: Option<f64>,
+    /// The replica that trains it or trained it last (its `--replica-id`); `None` before it
+    /// starts.
+    pub worker: Option<String>,
 }
 
 impl JobView {
@@ -91,456 +75,166 @@ impl JobView {
             cancel_requested: false,
             progress,
             eta_seconds: None,
+            worker: None,
         }
     }
 }
 
-impl Job {
-    /// The job's record, with `iterations_done` as of now.
-    pub fn meta(&self) -> ModelMeta {
-        self.view().meta
-    }
-
-    /// Where the job stands, without copying its record.
-    pub fn status(&self) -> TrainingStatus {
-        self.now.lock().expect("job state lock").state.status()
-    }
-
-    /// The job's record, whether a cancel is pending, its progress and its ETA, as of now.
-    pub fn view(&self) -> JobView {
-        let now = self.now.lock().expect("job state lock");
-        let mut meta = now.state.meta.clone();
-        meta.iterations_done = match meta.status {
-            TrainingStatus::Running => self.control.iterations_done(),
-            _ => meta.iterations_done,
-        };
-        let mut view = JobView::of_record(meta);
-        view.cancel_requested = now.state.cancel_requested;
-        if view.meta.status == TrainingStatus::Running {
-            let fraction = self.control.fraction_done();
-            view.progress = fraction;
-            if let Some(started) = now.started
-                && fraction > 0.0
-            {
-                let elapsed = started.elapsed().as_secs_f64();
-                view.eta_seconds = Some(elapsed * (1.0 - fraction) / fraction);
-            }
-        }
-        view
-    }
+/// A queued job: its name (taken before this is returned) and its end.
+#[derive(Debug)]
+pub struct Submitted {
+    pub name: String,
+    pub ending: Ending,
 }
 
 /// The end of a job, for whoever waits for it (`/train`).
-#[derive(Debug)]
-pub struct Ending(oneshot::Receiver<Verbose>);
+pub struct Ending(Waiting);
+
+/// A wait for a job's end.
+pub type Waiting = Pin<Box<dyn Future<Output = Result<Ended, JobError>> + Send>>;
+
+impl Debug for Ending {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Ending")
+    }
+}
 
 impl Ending {
-    /// Waits until the job has ended; then [`Job::status`] says how. Gives the `verbose`
-    /// additions of a job that asked for them and succeeded, handed over once and not kept.
-    pub async fn wait(self) -> Option<Verbose> {
-        self.0.await.ok()
+    pub fn new(waiting: Waiting) -> Self {
+        Ending(waiting)
+    }
+
+    /// Waits until the job has ended, wherever it runs.
+    pub async fn wait(self) -> Result<Ended, JobError> {
+        self.0.await
     }
 }
 
-/// The jobs of this process, by name.
-#[derive(Debug, Clone)]
-pub struct JobRegistry {
-    store: ModelStore,
-    jobs: Arc<Mutex<Jobs>>,
-    training_slots: Arc<Semaphore>,
-    max_concurrent: usize,
-    cores: usize,
-    queue_limit: usize,
-    priority: TrainingPriority,
-    /// Seconds spent training by the jobs that ended, for `/metrics`.
-    training_seconds: Arc<Mutex<f64>>,
+/// How a job ended: its final state, and the `verbose` additions of a job that asked for them
+/// and succeeded (handed over once, not kept).
+#[derive(Debug)]
+pub struct Ended {
+    pub view: JobView,
+    pub verbose: Option<Verbose>,
 }
 
-#[derive(Debug, Default)]
-struct Jobs {
-    by_name: HashMap<String, Arc<Job>>,
-    /// Jobs in the `queued` state: the queue's places taken.
-    queued: usize,
-    /// The last [`ENDED_KEPT`] jobs that ended, oldest first.
-    ended: VecDeque<Arc<Job>>,
-    /// Jobs of this process that ended, by status (the order of [`TrainingStatus::ALL`]).
-    ended_counts: [usize; 5],
-    submitted: u64,
-}
+/// The job queue the handlers use.
+#[async_trait::async_trait]
+pub trait JobQueue: Debug + Send + Sync {
+    /// Names and queues a training: its record is stored before this returns, so the name is
+    /// taken and the job is visible at once, from every replica.
+    async fn submit(&self, job: TrainingJob, accepted: Timestamp) -> Result<Submitted, JobError>;
 
-impl JobRegistry {
-    /// A registry that trains at most `max_concurrent` jobs at once, at `priority`, and keeps
-    /// at most `queue_limit` waiting. Records left queued or running by a crash are marked
-    /// failed, before anything else can use the folder.
-    pub fn new(
-        store: ModelStore,
-        max_concurrent: usize,
-        queue_limit: usize,
-        priority: TrainingPriority,
-    ) -> Self {
-        recover_interrupted(&store);
-        JobRegistry {
-            store,
-            jobs: Arc::default(),
-            training_slots: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            max_concurrent: max_concurrent.max(1),
-            cores: std::thread::available_parallelism().map_or(1, usize::from),
-            queue_limit,
-            priority,
-            training_seconds: Arc::default(),
-        }
-    }
-
-    /// The job named `name`, if this process ran it and remembers it.
-    pub fn get(&self, name: &str) -> Option<Arc<Job>> {
-        self.jobs
-            .lock()
-            .expect("jobs lock")
-            .by_name
-            .get(name)
-            .cloned()
-    }
+    /// Job `name` as of now: `None` when no job of that name is known (the model was imported,
+    /// or its job ended long ago: its record says the rest).
+    async fn view(&self, name: &str) -> Result<Option<JobView>, JobError>;
 
     /// The pending jobs and the recently ended ones, newest first.
-    pub fn list(&self) -> Vec<Arc<Job>> {
-        let mut jobs: Vec<_> = (self.jobs.lock().expect("jobs lock").by_name)
-            .values()
-            .cloned()
-            .collect();
-        jobs.sort_by_key(|job| std::cmp::Reverse(job.seq));
-        jobs
-    }
+    async fn list(&self) -> Result<Vec<JobView>, JobError>;
 
-    /// Counts of queued and running jobs.
-    pub fn counts(&self) -> (usize, usize) {
-        let by_status = self.count_by_status();
-        (by_status[0].1, by_status[1].1)
-    }
+    /// Cancels job `name`: a queued one at once, a running one is asked to stop (wherever it
+    /// runs). Returns its state afterwards.
+    async fn cancel(&self, name: &str) -> Result<JobView, JobError>;
 
-    /// How many of this process's jobs are in each status (those that ended, all of them).
-    pub fn count_by_status(&self) -> [(TrainingStatus, usize); 5] {
-        let jobs = self.jobs.lock().expect("jobs lock");
-        let mut counts = TrainingStatus::ALL.map(|status| (status, 0));
-        for ((status, count), ended) in counts.iter_mut().zip(jobs.ended_counts) {
-            *count = ended;
-            if status.is_pending() {
-                *count = (jobs.by_name.values())
-                    .filter(|job| job.status() == *status)
-                    .count();
-            }
-        }
-        counts
-    }
-
-    /// Seconds spent training, summed over the jobs that ended.
-    pub fn training_seconds(&self) -> f64 {
-        *self.training_seconds.lock().expect("training seconds lock")
-    }
-
-    /// Forgets an ended job, when its model is deleted. A pending job is kept: it is
+    /// Forgets an ended job, when its model is deleted or replaced; a pending job is
     /// [`JobError::Pending`].
-    pub fn forget(&self, name: &str) -> Result<(), JobError> {
-        let mut jobs = self.jobs.lock().expect("jobs lock");
-        match jobs.by_name.get(name) {
-            Some(job) if job.status().is_pending() => Err(JobError::Pending(name.to_owned())),
-            _ => {
-                jobs.by_name.remove(name);
-                Ok(())
-            }
-        }
-    }
+    async fn forget(&self, name: &str) -> Result<(), JobError>;
 
-    /// Names and queues a training. Its record is stored (on the blocking pool) before this
-    /// returns, so the name is taken and the job is visible at once.
-    pub async fn submit(
-        &self,
-        job: TrainingJob,
-        accepted: Timestamp,
-    ) -> Result<(Arc<Job>, Ending), JobError> {
-        {
-            let mut jobs = self.jobs.lock().expect("jobs lock");
-            if jobs.queued >= self.queue_limit {
-                return Err(JobError::QueueFull(jobs.queued));
-            }
-            jobs.queued += 1;
-        }
-        let params = &job.params;
-        let base = model_name(
-            accepted,
-            [params.rows(), params.cols()],
-            params.max_iterations(),
-            params.learning_rate(),
-        );
-        let meta = ModelMeta {
-            status: TrainingStatus::Queued,
-            created_at: Some(accepted),
-            ..job.record()
-        };
-        let store = self.store.clone();
-        let claimed = blocking(move || {
-            let name = store.claim_name(&base, meta.clone())?;
-            Ok(ModelMeta { name, ..meta })
-        })
-        .await;
-        let meta = match claimed {
-            Ok(meta) => meta,
-            Err(err) => {
-                self.jobs.lock().expect("jobs lock").queued -= 1;
-                return Err(err);
-            }
-        };
-        let (handover, ending) = oneshot::channel();
-        let handle = {
-            let mut jobs = self.jobs.lock().expect("jobs lock");
-            jobs.submitted += 1;
-            let handle = Arc::new(Job {
-                name: meta.name.clone(),
-                control: TrainControl::default(),
-                seq: jobs.submitted,
-                now: Mutex::new(Now {
-                    state: JobState {
-                        meta,
-                        cancel_requested: false,
-                    },
-                    started: None,
-                }),
-                writing: Mutex::new(()),
-                ended: watch::Sender::new(false),
-            });
-            jobs.by_name.insert(handle.name.clone(), handle.clone());
-            handle
-        };
-        tokio::spawn(self.clone().run(handle.clone(), job, handover));
-        Ok((handle, Ending(ending)))
-    }
+    /// Jobs queued and running now.
+    async fn counts(&self) -> Result<(usize, usize), JobError>;
 
-    /// Cancels job `name`: a queued one at once, a running one is asked to stop. Returns its
-    /// state afterwards.
-    pub async fn cancel(&self, name: &str) -> Result<JobView, JobError> {
-        let registry = self.clone();
-        let name = name.to_owned();
-        blocking(move || {
-            let Some(job) = registry.get(&name) else {
-                return Err(match registry.store.meta(&name)? {
-                    Some(meta) => JobError::Ended {
-                        name,
-                        status: meta.status,
-                    },
-                    None => JobError::NotFound(name),
-                });
-            };
-            match registry.change(&job, Event::Cancel) {
-                Ok(()) => {
-                    job.control.cancel();
-                    tracing::info!(job = %name, status = job.status().as_str(), "cancel requested");
-                    Ok(job.view())
-                }
-                Err(refused) => Err(JobError::Ended {
-                    name,
-                    status: refused.status,
-                }),
-            }
-        })
-        .await
-    }
+    /// How many of this process's jobs are in each status (those that ended, all of them),
+    /// for `/metrics`.
+    fn count_by_status(&self) -> [(TrainingStatus, usize); 5];
 
-    /// Ends every queued or running job as failed with `reason` and stops its training: used
-    /// when the server stops, so no record stays pending.
-    pub async fn interrupt_all(&self, reason: &str) {
-        let registry = self.clone();
-        let reason = reason.to_owned();
-        let interrupted = blocking(move || {
-            for job in registry.list() {
-                // Recorded before stopping, so the training's own end is refused and the
-                // record says why it ended.
-                if registry
-                    .change(&job, Event::Interrupt(reason.clone()))
-                    .is_ok()
-                {
-                    job.control.cancel();
-                    tracing::warn!(job = %job.name, reason, "job interrupted");
-                }
-            }
-            Ok(())
-        })
-        .await;
-        if interrupted.is_err() {
-            tracing::error!("interrupting the jobs failed");
-        }
-    }
+    /// Seconds this process spent training, summed over the jobs that ended.
+    fn training_seconds(&self) -> f64;
 
-    async fn run(self, job: Arc<Job>, training: TrainingJob, handover: oneshot::Sender<Verbose>) {
-        let mut ended = job.ended.subscribe();
-        let slot = tokio::select! {
-            slot = self.training_slots.clone().acquire_owned() => {
-                slot.expect("the semaphore is never closed")
-            }
-            // Cancelled or interrupted while queued: its place is already free.
-            _ = ended.wait_for(|&ended| ended) => return,
-        };
-        let threads = self.thread_budget();
-        let span = tracing::Span::current();
-        let registry = self.clone();
-        let trained = tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            registry.train(&job, &training, threads)
-        })
-        .await;
-        drop(slot);
-        match trained {
-            Ok(Some(verbose)) => {
-                // The waiter may have gone: then the additions are dropped here.
-                let _ = handover.send(verbose);
-            }
-            Ok(None) => {}
-            Err(err) => tracing::error!(error = %err, "a job's task crashed"),
-        }
-    }
+    /// The process was asked to stop: it takes no more jobs, and gives those another replica
+    /// can take back to the queue at once. One process has no one to give them to: its jobs
+    /// go on through the grace period (its in-flight `/train` requests wait for them).
+    async fn release(&self) {}
 
-    /// Starts, trains and ends `job` on the calling (blocking) thread, with a rayon pool of
-    /// `threads`; returns the `verbose` additions of a job that succeeded and asked for them.
-    fn train(&self, job: &Job, training: &TrainingJob, threads: usize) -> Option<Verbose> {
-        if let Err(refused) = self.change(job, Event::Start) {
-            tracing::info!(job = %job.name, %refused, "not started");
-            return None;
-        }
-        tracing::info!(job = %job.name, "training started");
-        let started = Instant::now();
-        let priority = self.priority;
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let train = || training::run(training, &job.control);
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .start_handler(move |_| priority.apply_to_current_thread())
-                .build();
-            match pool {
-                Ok(pool) => pool.install(train),
-                Err(_) => train(),
-            }
-        }));
-        *self.training_seconds.lock().expect("training seconds lock") +=
-            started.elapsed().as_secs_f64();
-        let (event, verbose) = match result {
-            Ok(Ok(outcome)) => (
-                Event::Succeed(Box::new(outcome.meta)),
-                Some((outcome.weights, outcome.verbose)),
-            ),
-            Ok(Err(SomError::Cancelled { iterations_done })) => {
-                (Event::Stopped { iterations_done }, None)
-            }
-            Ok(Err(err)) => (Event::Fail(err.to_string()), None),
-            Err(panic) => {
-                let message = (panic.downcast_ref::<&str>().copied())
-                    .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                    .unwrap_or("(no message)");
-                tracing::error!(job = %job.name, panic = message, "training panicked");
-                (Event::Fail("internal error".into()), None)
-            }
-        };
-        let (weights, verbose) = match verbose {
-            Some((weights, verbose)) => (Some(weights), verbose),
-            None => (None, None),
-        };
-        match self.finish(job, event, weights) {
-            Ok(()) => {
-                let view = job.view();
-                tracing::info!(job = %job.name, seconds = view.meta.training_seconds, status = view.meta.status.as_str(), error = view.meta.error, "training ended");
-            }
-            Err(refused) => tracing::info!(job = %job.name, %refused, "training ended late"),
-        }
-        verbose.filter(|_| job.status() == TrainingStatus::Succeeded)
-    }
-
-    /// Threads for a job starting now: the cores shared among the jobs training, so that
-    /// trainings do not crowd out each other and the HTTP workers.
-    fn thread_budget(&self) -> usize {
-        let training = self.max_concurrent - self.training_slots.available_permits();
-        (self.cores / training.max(1)).max(1)
-    }
-
-    /// Applies `event` to `job` and stores the record it leaves. Blocking.
-    fn change(&self, job: &Job, event: Event) -> Result<(), Refused> {
-        self.finish(job, event, None)
-    }
-
-    /// Applies `event` to `job` and stores the record it leaves, with the weights of a
-    /// training that succeeded; if those cannot be stored, the job fails instead. Blocking.
-    fn finish(&self, job: &Job, event: Event, weights: Option<Array3<f64>>) -> Result<(), Refused> {
-        let _writing = job.writing.lock().expect("job writing lock");
-        let now = Timestamp::now();
-        let before = job.now.lock().expect("job state lock").state.clone();
-        let mut next = before.clone();
-        next.apply(event, now)?;
-        if next.meta != before.meta
-            && let Err(err) = persist(&self.store, &next.meta, weights.as_ref())
-        {
-            tracing::error!(job = %job.name, error = %err, "storing the job's record failed");
-            if weights.is_some() {
-                next = before.clone();
-                next.apply(Event::Fail("the weights could not be saved".into()), now)?;
-                if let Err(err) = persist(&self.store, &next.meta, None) {
-                    tracing::error!(job = %job.name, error = %err, "storing the job's record failed");
-                }
-            }
-        }
-        // The summary of the data per node is stored with the model; an ended job kept in
-        // memory for /jobs holds no copy (a 1000x1000 map's is 24 MB).
-        next.meta.data = None;
-        let status = next.status();
-        {
-            let mut current = job.now.lock().expect("job state lock");
-            current.state = next;
-            if before.status() == TrainingStatus::Queued && status == TrainingStatus::Running {
-                current.started = Some(Instant::now());
-            }
-        }
-        if before.status().is_pending() && !status.is_pending() {
-            job.ended.send_replace(true);
-        }
-        self.count_change(job, before.status(), status);
-        Ok(())
-    }
-
-    /// Keeps the queue count and the list of ended jobs in step with a job's change.
-    fn count_change(&self, job: &Job, before: TrainingStatus, after: TrainingStatus) {
-        let mut jobs = self.jobs.lock().expect("jobs lock");
-        if before == TrainingStatus::Queued && after != TrainingStatus::Queued {
-            jobs.queued -= 1;
-        }
-        if before.is_pending() && !after.is_pending() {
-            if let Some(index) = TrainingStatus::ALL.iter().position(|&s| s == after) {
-                jobs.ended_counts[index] += 1;
-            }
-            if let Some(handle) = jobs.by_name.get(&job.name).cloned() {
-                jobs.ended.push_back(handle);
-            }
-            while jobs.ended.len() > ENDED_KEPT {
-                let Some(oldest) = jobs.ended.pop_front() else {
-                    break;
-                };
-                if (jobs.by_name.get(&oldest.name)).is_some_and(|kept| Arc::ptr_eq(kept, &oldest)) {
-                    jobs.by_name.remove(&oldest.name);
-                }
-            }
-        }
-    }
+    /// The process stops now: its jobs end as failed ("interrupted by shutdown") in one
+    /// process, or are handed back to the queue for the other replicas.
+    async fn shutdown(&self);
 }
 
-/// Stores a job's record and, when its training succeeded, the weights beside it, as one
-/// change (a crash leaves the model whole or as it was).
-fn persist(
-    store: &ModelStore,
-    meta: &ModelMeta,
-    weights: Option<&Array3<f64>>,
-) -> Result<(), StorageError> {
-    match weights {
-        Some(weights) => store.commit_model(meta, weights),
-        None => store.save_meta(meta),
+/// The job queue a service works with: shared, cheap to clone.
+pub type Jobs = Arc<dyn JobQueue>;
+
+/// How a replica runs the jobs it takes.
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// Jobs training at once on this replica, at least 1.
+    pub max_concurrent: usize,
+    /// Jobs waiting, at most (over the whole queue: a full queue refuses new jobs).
+    pub queue_limit: usize,
+    pub priority: TrainingPriority,
+    /// This replica's name in `GET /jobs/{name}`'s `worker`.
+    pub replica_id: String,
+}
+
+/// What a training run on this thread came to: the event that ends its job, with the weights
+/// of a success and the `verbose` additions it asked for.
+pub(crate) struct Trained {
+    pub event: Event,
+    pub weights: Option<Array3<f64>>,
+    pub verbose: Option<Verbose>,
+}
+
+/// Trains `training` on the calling (blocking) thread with a rayon pool of `threads` at
+/// `priority`; a panic is the job's failure ("internal error"), never the process's.
+pub(crate) fn train_here(
+    name: &str,
+    training: &TrainingJob,
+    control: &TrainControl,
+    threads: usize,
+    priority: TrainingPriority,
+) -> Trained {
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let train = || training::run(training, control);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .start_handler(move |_| priority.apply_to_current_thread())
+            .build();
+        match pool {
+            Ok(pool) => pool.install(train),
+            Err(_) => train(),
+        }
+    }));
+    match result {
+        Ok(Ok(outcome)) => Trained {
+            event: Event::Succeed(Box::new(outcome.meta)),
+            weights: Some(outcome.weights),
+            verbose: outcome.verbose,
+        },
+        Ok(Err(SomError::Cancelled { iterations_done })) => Trained {
+            event: Event::Stopped { iterations_done },
+            weights: None,
+            verbose: None,
+        },
+        Ok(Err(err)) => Trained {
+            event: Event::Fail(err.to_string()),
+            weights: None,
+            verbose: None,
+        },
+        Err(panic) => {
+            let message = (panic.downcast_ref::<&str>().copied())
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(no message)");
+            tracing::error!(job = %name, panic = message, "training panicked");
+            Trained {
+                event: Event::Fail("internal error".into()),
+                weights: None,
+                verbose: None,
+            }
+        }
     }
 }
 
 /// Runs `work` on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, JobError> + Send + 'static,
 ) -> Result<T, JobError> {
     tokio::task::spawn_blocking(work)
@@ -581,7 +275,7 @@ impl std::str::FromStr for TrainingPriority {
 impl TrainingPriority {
     /// Applies the priority to the calling thread; the band threads a training spawns inherit
     /// it. Where the system refuses, the thread keeps its priority and the reason is logged.
-    fn apply_to_current_thread(self) {
+    pub(crate) fn apply_to_current_thread(self) {
         use thread_priority::unix::{
             NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
             thread_native_id,
@@ -602,33 +296,6 @@ impl TrainingPriority {
         let policy = ThreadSchedulePolicy::Normal(policy);
         if let Err(err) = set_thread_priority_and_policy(thread_native_id(), priority, policy) {
             tracing::warn!(error = ?err, priority = ?self, "cannot lower a training thread's priority");
-        }
-    }
-}
-
-/// Ends every record left queued or running (by a crash) as failed, "interrupted".
-fn recover_interrupted(store: &ModelStore) {
-    for name in store.pending_names() {
-        let Ok(Some(meta)) = store.meta(&name) else {
-            continue;
-        };
-        let mut state = JobState {
-            meta,
-            cancel_requested: false,
-        };
-        if state
-            .apply(Event::Interrupt("interrupted".into()), Timestamp::now())
-            .is_err()
-        {
-            continue;
-        }
-        match store.save_meta(&state.meta) {
-            Ok(()) => {
-                tracing::warn!(job = %name, "a job left pending by a restart is marked failed")
-            }
-            Err(err) => {
-                tracing::error!(job = %name, error = %err, "cannot mark an interrupted job")
-            }
         }
     }
 }
@@ -682,50 +349,5 @@ mod tests {
             (0, nice),
             "the caller's own thread is untouched"
         );
-    }
-}
-
-#[cfg(test)]
-mod job_tests {
-    use super::*;
-    use crate::som::{InitMethod, Initial};
-    use crate::som::{SAMPLE_COLOURS, SomParams, data_from_rows};
-
-    fn small_training() -> TrainingJob {
-        let data = data_from_rows(&SAMPLE_COLOURS).unwrap();
-        TrainingJob {
-            params: SomParams::new(5, 5, 10).check(3).unwrap(),
-            initial: Initial::Method(InitMethod::Random),
-            seed: 1,
-            data,
-            record_bmus: false,
-            dataset: None,
-            names: Default::default(),
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_job_whose_training_panics_ends_failed_not_cancelled() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ModelStore::open(dir.path()).unwrap();
-        let registry = JobRegistry::new(store.clone(), 1, 4, TrainingPriority::Normal);
-        // Holding the only slot keeps the job queued while the fault is set.
-        let slot = registry.training_slots.clone().acquire_owned().await;
-        let (job, ending) = registry
-            .submit(small_training(), Timestamp::now())
-            .await
-            .unwrap();
-        job.control
-            .inject(0, 3, |_| panic!("a panic injected by a test"));
-        drop(slot);
-        assert!(ending.wait().await.is_none());
-        let meta = job.meta();
-        assert_eq!(meta.status, TrainingStatus::Failed);
-        assert_eq!(meta.error.as_deref(), Some("internal error"));
-        let stored = store.meta(&job.name).unwrap().unwrap();
-        assert_eq!(stored.status, TrainingStatus::Failed);
-        assert_eq!(stored.error.as_deref(), Some("internal error"));
-        assert!(!dir.path().join(format!("{}.npy", job.name)).exists());
-        assert_eq!(registry.counts(), (0, 0));
     }
 }

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use crate::storage::{ModelMeta, TrainingStatus};
 
 /// Something that happens to a job.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Event {
     /// It got a training slot.
     Start,
@@ -25,6 +25,12 @@ pub enum Event {
     Fail(String),
     /// The server stopped, or restarted after a crash, before the job ended.
     Interrupt(String),
+    /// Several replicas: the replica training it stopped renewing its lease (it died, or lost
+    /// the database), and another one starts it again from the beginning.
+    Restart,
+    /// Several replicas: the replica training it is stopping and gives it back to the queue
+    /// for the others.
+    HandBack,
 }
 
 impl Event {
@@ -36,6 +42,8 @@ impl Event {
             Event::Stopped { .. } => "stop on request",
             Event::Fail(_) => "fail",
             Event::Interrupt(_) => "be interrupted",
+            Event::Restart => "be restarted",
+            Event::HandBack => "be handed back",
         }
     }
 }
@@ -79,6 +87,15 @@ impl JobState {
                 meta.finished_at = Some(now);
             }
             (Running, Event::Cancel) => self.cancel_requested = true,
+            (Running, Event::Restart) => {
+                meta.started_at = Some(now);
+                meta.iterations_done = 0;
+            }
+            (Running, Event::HandBack) => {
+                meta.status = Queued;
+                meta.started_at = None;
+                meta.iterations_done = 0;
+            }
             (Running, Event::Succeed(record)) => {
                 *meta = ModelMeta {
                     name: std::mem::take(&mut meta.name),
@@ -154,6 +171,24 @@ mod tests {
         assert_eq!(stopped.status(), Cancelled);
         assert_eq!(stopped.meta.iterations_done, 7);
         assert!(!stopped.cancel_requested);
+    }
+
+    #[test]
+    fn a_job_handed_back_is_queued_again_and_a_restart_runs_it_from_the_beginning() {
+        let mut running = after(job(Queued), vec![Event::Start]).unwrap();
+        running.meta.iterations_done = 40;
+        let handed_back = after(running.clone(), vec![Event::HandBack]).unwrap();
+        assert_eq!(handed_back.status(), Queued);
+        assert_eq!(handed_back.meta.started_at, None);
+        assert_eq!(handed_back.meta.iterations_done, 0);
+        let restarted = after(running, vec![Event::Restart]).unwrap();
+        assert_eq!(restarted.status(), Running);
+        assert_eq!(restarted.meta.iterations_done, 0);
+        for ended in [Succeeded, Failed, Cancelled] {
+            assert!(after(job(ended), vec![Event::Restart]).is_err());
+            assert!(after(job(ended), vec![Event::HandBack]).is_err());
+        }
+        assert!(after(job(Queued), vec![Event::HandBack]).is_err());
     }
 
     #[test]

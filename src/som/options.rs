@@ -184,7 +184,7 @@ named_options! {
 }
 
 /// The options as a request or the command line gave them: `None` is "not given".
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct TrainingOptions {
     pub topology: Option<Topology>,
     pub toroidal: Option<bool>,

@@ -400,13 +400,13 @@ fn every_invalid_combination_is_refused_naming_its_field_and_what_to_send() {
         ..TrainingOptions::default()
     };
     let cases = [
-        (4, batch.clone(), Some(0.1), "learning_rate", "mode"),
+        (4, batch, Some(0.1), "learning_rate", "mode"),
         (
             4,
             TrainingOptions {
                 final_learning_rate: Some(0.01),
                 schedule: Some(Decay::Linear),
-                ..batch.clone()
+                ..batch
             },
             None,
             "final_learning_rate",
@@ -416,7 +416,7 @@ fn every_invalid_combination_is_refused_naming_its_field_and_what_to_send() {
             4,
             TrainingOptions {
                 neighbourhood: Some(Neighbourhood::MexicanHat),
-                ..batch.clone()
+                ..batch
             },
             None,
             "neighbourhood",
@@ -426,7 +426,7 @@ fn every_invalid_combination_is_refused_naming_its_field_and_what_to_send() {
             4,
             TrainingOptions {
                 order: Some(Order::Shuffled),
-                ..batch.clone()
+                ..batch
             },
             None,
             "order",
@@ -469,7 +469,7 @@ fn every_invalid_combination_is_refused_naming_its_field_and_what_to_send() {
             TrainingOptions {
                 radius: Some(2.0),
                 final_radius: Some(3.0),
-                ..linear.clone()
+                ..linear
             },
             None,
             "final_radius",
@@ -479,7 +479,7 @@ fn every_invalid_combination_is_refused_naming_its_field_and_what_to_send() {
             4,
             TrainingOptions {
                 final_learning_rate: Some(0.5),
-                ..linear.clone()
+                ..linear
             },
             Some(0.1),
             "final_learning_rate",
@@ -499,7 +499,7 @@ fn every_invalid_combination_is_refused_naming_its_field_and_what_to_send() {
             4,
             TrainingOptions {
                 neighbourhood: Some(Neighbourhood::Bubble),
-                ..python.clone()
+                ..python
             },
             None,
             "neighbourhood",
@@ -509,7 +509,7 @@ fn every_invalid_combination_is_refused_naming_its_field_and_what_to_send() {
             4,
             TrainingOptions {
                 schedule: Some(Decay::Linear),
-                ..python.clone()
+                ..python
             },
             None,
             "schedule",
@@ -519,7 +519,7 @@ fn every_invalid_combination_is_refused_naming_its_field_and_what_to_send() {
             4,
             TrainingOptions {
                 radius: Some(1.0),
-                ..python.clone()
+                ..python
             },
             None,
             "radius",

@@ -244,6 +244,8 @@ impl SomParams {
             dim,
             max_iterations: self.max_iterations,
             options,
+            given_learning_rate: self.learning_rate,
+            given_options: self.options,
         })
     }
 }
@@ -258,9 +260,22 @@ pub struct CheckedParams {
     dim: usize,
     max_iterations: usize,
     options: Options,
+    /// What was given, for [`CheckedParams::as_given`].
+    given_learning_rate: Option<f64>,
+    given_options: TrainingOptions,
 }
 
 impl CheckedParams {
+    /// The parameters as they were given (with the default size limits): checked again, on
+    /// another machine or after a restart, they give these same parameters. A queued job is
+    /// stored this way, never as values that skip the checks.
+    pub fn as_given(&self) -> SomParams {
+        SomParams {
+            learning_rate: self.given_learning_rate,
+            options: self.given_options,
+            ..SomParams::new(self.rows, self.cols, self.max_iterations)
+        }
+    }
     pub fn rows(&self) -> usize {
         self.rows
     }

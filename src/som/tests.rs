@@ -305,7 +305,7 @@ fn training_equals_the_reference_on_clustered_data_in_high_dimensions() {
         };
         for (rows, cols) in [(9, 7), (20, 20)] {
             let params = SomParams::new(rows, cols, 8)
-                .options(options.clone())
+                .options(options)
                 .check(dim)
                 .unwrap();
             let initial = random_weights(rows, cols, dim, 5);

@@ -1,17 +1,17 @@
 //! Loaded maps kept in memory so that a prediction or a picture does not read and convert the
-//! file again: a caching layer over [`ModelStore`], bounded in bytes.
+//! file again: a caching layer over a [`ModelStore`], bounded in bytes.
 //!
 //! Invariants: only reads fill it (a training that finishes does not, so memory follows what
-//! clients ask for); an entry is used only while the `.npy` and the `.json` are the same
-//! versions (a replaced model, or a rewritten file, is read again: its weights, options and
-//! scaler are never stale); the maps held never weigh more than the budget, least recently used
+//! clients ask for); an entry is used only while the model's version
+//! ([`super::ModelRepository::version`]) is the one it was read at (a replaced model, or a
+//! rewritten record, is read again: its weights, options and scaler are never stale); the maps held never weigh more than the budget, least recently used
 //! out first, and a map larger than the whole budget is served but not kept.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{LoadedMap, ModelStore, ModelVersion, StorageError};
+use super::{LoadedMap, ModelStore, StorageError};
 
 /// The default budget: 256 MiB, about five 1000x1000x3 maps.
 pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
@@ -37,7 +37,7 @@ struct Entries {
 
 #[derive(Debug)]
 struct Entry {
-    version: ModelVersion,
+    version: String,
     map: LoadedMap,
     bytes: usize,
     used: u64,
@@ -84,7 +84,7 @@ impl ModelCache {
     /// The map `name` with its options and scaler, from memory or the store. Blocking: call
     /// it off the async runtime.
     pub fn model(&self, name: &str) -> Result<LoadedMap, StorageError> {
-        let version = self.store.model_version(name)?;
+        let version = self.store.version(name)?;
         {
             let mut entries = self.entries.lock().expect("model cache lock");
             entries.clock += 1;

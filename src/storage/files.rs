@@ -12,7 +12,7 @@ use std::path::Path;
 use tempfile::{NamedTempFile, TempPath};
 
 /// In the name of every temporary file, after a leading `.` and the name of the file it will
-/// become: [`super::ModelStore::open`] removes files with this marker left by a crash.
+/// become: [`super::FolderRepository::open`] removes files with this marker left by a crash.
 pub const TEMP_MARKER: &str = ".tmp-";
 
 /// Random characters in a temporary file's name.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::som::{
     Compatibility, Decay, Distance, InitMethod, Mode, NamedOption, Neighbourhood, NodeSummary,
-    Options, Order, Scaler, Scaling, Topology,
+    Options, Order, Scaler, Scaling, Topology, TrainingOptions,
 };
 
 /// Where a model's training stands. A model without a `.json` (as the Python service wrote
@@ -180,6 +180,74 @@ impl OptionsRecord {
             order: options.order,
             scaling: options.scaling,
             mode: options.mode,
+        }
+    }
+}
+
+/// The options of SPEC §3b as a request gave them (`None`: not given), stored with a queued job
+/// so that the replica that trains it checks them again as they came.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GivenOptionsRecord {
+    #[serde(with = "named_or_null")]
+    pub topology: Option<Topology>,
+    pub toroidal: Option<bool>,
+    #[serde(with = "named_or_null")]
+    pub neighbourhood: Option<Neighbourhood>,
+    pub radius: Option<f64>,
+    #[serde(with = "named_or_null")]
+    pub schedule: Option<Decay>,
+    pub final_radius: Option<f64>,
+    pub final_learning_rate: Option<f64>,
+    #[serde(with = "named_or_null")]
+    pub compatibility: Option<Compatibility>,
+    #[serde(with = "named_or_null")]
+    pub distance: Option<Distance>,
+    #[serde(with = "named_or_null")]
+    pub init: Option<InitMethod>,
+    #[serde(with = "named_or_null")]
+    pub order: Option<Order>,
+    #[serde(with = "named_or_null")]
+    pub scaling: Option<Scaling>,
+    #[serde(with = "named_or_null")]
+    pub mode: Option<Mode>,
+}
+
+impl From<TrainingOptions> for GivenOptionsRecord {
+    fn from(given: TrainingOptions) -> Self {
+        GivenOptionsRecord {
+            topology: given.topology,
+            toroidal: given.toroidal,
+            neighbourhood: given.neighbourhood,
+            radius: given.radius,
+            schedule: given.schedule,
+            final_radius: given.final_radius,
+            final_learning_rate: given.final_learning_rate,
+            compatibility: given.compatibility,
+            distance: given.distance,
+            init: given.init,
+            order: given.order,
+            scaling: given.scaling,
+            mode: given.mode,
+        }
+    }
+}
+
+impl From<GivenOptionsRecord> for TrainingOptions {
+    fn from(record: GivenOptionsRecord) -> Self {
+        TrainingOptions {
+            topology: record.topology,
+            toroidal: record.toroidal,
+            neighbourhood: record.neighbourhood,
+            radius: record.radius,
+            schedule: record.schedule,
+            final_radius: record.final_radius,
+            final_learning_rate: record.final_learning_rate,
+            compatibility: record.compatibility,
+            distance: record.distance,
+            init: record.init,
+            order: record.order,
+            scaling: record.scaling,
+            mode: record.mode,
         }
     }
 }

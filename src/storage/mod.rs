@@ -1,6 +1,10 @@
-//! The model store: a folder of `NAME.npy` (weights) and `NAME.json` (everything else).
+//! Where models live: the [`ModelRepository`] seam, and its folder implementation
+//! ([`FolderRepository`]): a folder of `NAME.npy` (weights) and `NAME.json` (everything else).
+//! The cluster's implementation (PostgreSQL records, object-store weights) is in
+//! [`crate::cluster`]. Handlers, the job runner and the command line hold a [`ModelStore`] and
+//! know neither.
 //!
-//! Invariants:
+//! Invariants of the folder:
 //! - A change to a model (train finished, import, delete) is committed in one step through an
 //!   intent journal ([`journal`]) while the name's lock is held, so after a crash at any moment,
 //!   and under any interleaving of changes to one name, a model is either whole (its `.npy` and
@@ -25,6 +29,7 @@ mod loaded;
 mod meta;
 mod names;
 mod npy;
+mod repository;
 pub mod table;
 
 use std::collections::HashMap;
@@ -47,9 +52,14 @@ pub use datasets::{
     CsvOptions, DatasetError, DatasetHold, DatasetRecord, DatasetStore, StagedDataset,
 };
 pub use loaded::{LoadedMap, NodeLabels};
-pub use meta::{DataRecord, ModelMeta, NodesRecord, OptionsRecord, ScalerRecord, TrainingStatus};
+pub use meta::{
+    DataRecord, GivenOptionsRecord, ModelMeta, NodesRecord, OptionsRecord, ScalerRecord,
+    TrainingStatus,
+};
 pub use names::{MAX_NAME_LEN, model_name, python_float_repr, validate_name};
 pub use npy::{NpyError, data_from_npy, data_from_npy_file, weights_from_npy, weights_to_npy};
+pub(crate) use repository::loaded_map;
+pub use repository::{ModelRepository, ModelStore};
 
 /// Everything that can go wrong with stored models.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +82,10 @@ pub enum StorageError {
         name: String,
         source: serde_json::Error,
     },
+    /// The store or the registry cannot be reached now (a replica's database or object
+    /// store is down): the request may be retried.
+    #[error("{0} is unavailable now: try again in a few seconds")]
+    Unavailable(&'static str),
     #[error("{action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -83,7 +97,7 @@ pub enum StorageError {
 /// Handle to a models folder. Cheap to clone; clones share the locks and the cache of file
 /// checks.
 #[derive(Debug, Clone)]
-pub struct ModelStore {
+pub struct FolderRepository {
     dir: PathBuf,
     limits: SizeLimits,
     /// Held while a name is chosen and claimed, so two trainings never get the same name and an
@@ -107,9 +121,17 @@ pub struct ModelStore {
 /// The versions of a model's weights and record: what is read from both stays current while
 /// neither changes (a model replaced, or its record rewritten, has new ones).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct ModelVersion {
+struct FileVersions {
     weights: FileVersion,
     record: Option<FileVersion>,
+}
+
+impl FileVersions {
+    /// As text: what [`ModelRepository::version`] answers.
+    fn tag(&self) -> String {
+        let record = self.record.map(|record| record.tag()).unwrap_or_default();
+        format!("npy:{};json:{record}", self.weights.tag())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -152,7 +174,7 @@ impl NameLocks {
     }
 }
 
-impl ModelStore {
+impl FolderRepository {
     /// Opens (and creates) the models folder with the default size limits. The first process
     /// to open it carries out the intents a crash left and removes leftover temporary files.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StorageError> {
@@ -166,7 +188,7 @@ impl ModelStore {
                 None
             }
         };
-        let store = ModelStore {
+        let store = FolderRepository {
             dir,
             limits: SizeLimits::default(),
             naming: Arc::default(),
@@ -261,33 +283,6 @@ impl ModelStore {
         self.names.of(name).write().expect("name lock")
     }
 
-    /// Names of every complete model, sorted. Reused while the folder is unchanged (for at
-    /// most [`LISTING_MAX_AGE`]), so listing a thousand models costs no file reads.
-    pub fn list(&self) -> Result<Arc<[String]>, StorageError> {
-        let folder = fs::metadata(&self.dir).map_err(io_error("read", &self.dir))?;
-        let folder_changed = folder.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        if let Some(listing) = &*self.listing.lock().expect("listing lock")
-            && listing.reusable
-            && listing.folder_changed == folder_changed
-            && listing.made.elapsed() < LISTING_MAX_AGE
-        {
-            return Ok(listing.names.clone());
-        }
-        let made = Instant::now();
-        let settled = SystemTime::now()
-            .duration_since(folder_changed)
-            .is_ok_and(|age| age > FOLDER_TIME_TICK);
-        let names: Arc<[String]> = self.scan()?.into();
-        let listing = Listing {
-            folder_changed,
-            made,
-            reusable: settled,
-            names: names.clone(),
-        };
-        *self.listing.lock().expect("listing lock") = Some(listing);
-        Ok(names)
-    }
-
     /// The complete models, found from the folder's entries. An entry that is not a regular
     /// file (a symlink, FIFO, device, folder) is skipped without being opened, so a planted
     /// `/dev/zero` link or FIFO cannot stall a listing.
@@ -326,23 +321,6 @@ impl ModelStore {
         Ok(names)
     }
 
-    /// Names of every model whose `.json` says it is queued or running.
-    pub fn pending_names(&self) -> Vec<String> {
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
-            .filter_map(|entry| {
-                let file_name = entry.file_name().into_string().ok()?;
-                let name = file_name.strip_suffix(".json")?;
-                let meta = self.meta(name).ok()??;
-                meta.status.is_pending().then(|| name.to_owned())
-            })
-            .collect()
-    }
-
     /// The shape `(rows, cols, dim)` of `name`'s `.npy`, or `None` when it does not read as
     /// weights; the file is read once per version.
     fn weights_shape(&self, name: &str, version: FileVersion) -> Option<[usize; 3]> {
@@ -369,31 +347,6 @@ impl ModelStore {
             .expect("check cache lock")
             .insert(name.to_owned(), FileCheck { version, shape });
         shape
-    }
-
-    /// What is known of `name`: its `.json`, with the grid shape and dimension filled in from
-    /// the weights when the `.json` is missing (a model dropped in by hand) or silent.
-    pub fn describe(&self, name: &str) -> Result<ModelMeta, StorageError> {
-        let path = self.path(name, "npy")?;
-        let _reading = self.read_lock(name);
-        let stored = self.meta(name)?;
-        let shape = match files::regular_metadata(&path) {
-            Ok(Some(metadata)) => self.weights_shape(name, FileVersion::of(&metadata)),
-            Ok(None) | Err(_) => None,
-        };
-        let mut meta = match (stored, shape) {
-            (Some(meta), _) => meta,
-            (None, Some(_)) => ModelMeta {
-                name: name.to_owned(),
-                ..ModelMeta::default()
-            },
-            (None, None) => return Err(StorageError::NotFound(name.to_owned())),
-        };
-        if let Some([rows, cols, dim]) = shape {
-            meta.grid_shape.get_or_insert([rows, cols]);
-            meta.dim.get_or_insert(dim);
-        }
-        Ok(meta)
     }
 
     fn is_finished(&self, name: &str) -> bool {
@@ -471,53 +424,6 @@ impl ModelStore {
         Ok(self.load_versioned(name)?.0)
     }
 
-    /// `name`'s weights with the options and scaler of its record, and the versions they were
-    /// read at. Read under the name's lock, so the weights and the record are of one commit.
-    pub(crate) fn load_map_versioned(
-        &self,
-        name: &str,
-    ) -> Result<(LoadedMap, ModelVersion), StorageError> {
-        let _reading = self.read_lock(name);
-        let record = self.record_version(name)?;
-        let meta = self.meta(name)?;
-        let (weights, read) = self.load_versioned(name)?;
-        let map = LoadedMap::new(weights.view(), meta.as_ref()).map_err(|reason| {
-            StorageError::InvalidMeta {
-                name: name.to_owned(),
-                source: serde::de::Error::custom(reason),
-            }
-        })?;
-        let version = ModelVersion {
-            weights: read,
-            record,
-        };
-        Ok((map, version))
-    }
-
-    /// `name`'s weights with the options and scaler of its record: the map as predictions and
-    /// pictures use it.
-    pub fn load_map(&self, name: &str) -> Result<LoadedMap, StorageError> {
-        Ok(self.load_map_versioned(name)?.0)
-    }
-
-    /// The bytes of `name`'s `.npy`, once checked to read as weights: what a download serves.
-    pub fn weights_bytes(&self, name: &str) -> Result<Vec<u8>, StorageError> {
-        let (bytes, _) = self.read_weights(name)?;
-        weights_from_npy(&bytes, &self.limits).map_err(|err| StorageError::InvalidWeights {
-            name: name.to_owned(),
-            reason: err.to_string(),
-        })?;
-        Ok(bytes)
-    }
-
-    /// The versions of `name`'s files now, without reading them.
-    pub(crate) fn model_version(&self, name: &str) -> Result<ModelVersion, StorageError> {
-        Ok(ModelVersion {
-            weights: self.weights_version(name)?,
-            record: self.record_version(name)?,
-        })
-    }
-
     /// The version of `name`'s `.json` now, `None` when it has none.
     fn record_version(&self, name: &str) -> Result<Option<FileVersion>, StorageError> {
         let json = self.path(name, "json")?;
@@ -537,67 +443,6 @@ impl ModelStore {
             Err(OpenError::Missing) => Err(StorageError::NotFound(name.to_owned())),
             Err(OpenError::Io(err)) => Err(io_error("read", &path)(err)),
         }
-    }
-
-    /// The `.json` of `name`, or `None` when it has none.
-    pub fn meta(&self, name: &str) -> Result<Option<ModelMeta>, StorageError> {
-        let Some((mut file, _)) = self.open_file(name, "json")? else {
-            return Ok(None);
-        };
-        let mut text = Vec::new();
-        file.read_to_end(&mut text)
-            .map_err(io_error("read", &self.dir.join(format!("{name}.json"))))?;
-        let invalid = |source| StorageError::InvalidMeta {
-            name: name.to_owned(),
-            source,
-        };
-        let meta: ModelMeta = serde_json::from_slice(&text).map_err(invalid)?;
-        if let Some(data) = &meta.data {
-            // The summary's node count sizes every column read from it: it must be the map's.
-            let nodes = meta
-                .grid_shape
-                .map(|[rows, cols]| rows.saturating_mul(cols));
-            if !data.nodes.is_for(nodes) {
-                return Err(invalid(serde::de::Error::custom(
-                    "its summary per node does not fit its grid_shape",
-                )));
-            }
-        }
-        Ok(Some(meta))
-    }
-
-    /// What `name` knows of the data it was trained on (feature names, labels, the summary per
-    /// node); `None` for a model without it (trained before it was kept, imported, or a lone
-    /// `.npy`). Not found when there is no such model.
-    pub fn data_record(&self, name: &str) -> Result<Option<DataRecord>, StorageError> {
-        Ok(self.describe(name)?.data)
-    }
-
-    /// Whether anything (weights, a `.json`, or something planted there) is stored under
-    /// `name`.
-    pub fn exists(&self, name: &str) -> Result<bool, StorageError> {
-        let present = |path: PathBuf| fs::symlink_metadata(path).is_ok();
-        Ok(present(self.path(name, "npy")?) || present(self.path(name, "json")?))
-    }
-
-    /// Writes the `.json` of `meta.name` alone, atomically: for a record that does not go with
-    /// new weights (a job queued, running, failed or cancelled).
-    pub fn save_meta(&self, meta: &ModelMeta) -> Result<(), StorageError> {
-        let path = self.path(&meta.name, "json")?;
-        let _changing = self.write_lock(&meta.name);
-        write_atomically(&path, &record_bytes(meta))
-    }
-
-    /// Stores trained `weights` and their final record `meta` under `meta.name` as one change:
-    /// after a crash both are there or neither changed.
-    pub fn commit_model(
-        &self,
-        meta: &ModelMeta,
-        weights: &Array3<f64>,
-    ) -> Result<(), StorageError> {
-        let staged = self.stage_weights(&meta.name, weights)?;
-        let _changing = self.write_lock(&meta.name);
-        self.commit_staged(meta, staged)
     }
 
     /// Writes `weights` to a flushed temporary file of the folder, before any lock is taken:
@@ -664,10 +509,154 @@ impl ModelStore {
         self.checked.lock().expect("check cache lock").remove(name);
         Ok(())
     }
+}
+
+impl ModelRepository for FolderRepository {
+    /// Names of every complete model, sorted. Reused while the folder is unchanged (for at
+    /// most [`LISTING_MAX_AGE`]), so listing a thousand models costs no file reads.
+    fn list(&self) -> Result<Arc<[String]>, StorageError> {
+        let folder = fs::metadata(&self.dir).map_err(io_error("read", &self.dir))?;
+        let folder_changed = folder.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        if let Some(listing) = &*self.listing.lock().expect("listing lock")
+            && listing.reusable
+            && listing.folder_changed == folder_changed
+            && listing.made.elapsed() < LISTING_MAX_AGE
+        {
+            return Ok(listing.names.clone());
+        }
+        let made = Instant::now();
+        let settled = SystemTime::now()
+            .duration_since(folder_changed)
+            .is_ok_and(|age| age > FOLDER_TIME_TICK);
+        let names: Arc<[String]> = self.scan()?.into();
+        let listing = Listing {
+            folder_changed,
+            made,
+            reusable: settled,
+            names: names.clone(),
+        };
+        *self.listing.lock().expect("listing lock") = Some(listing);
+        Ok(names)
+    }
+
+    /// Names of every model whose `.json` says it is queued or running.
+    fn pending_names(&self) -> Result<Vec<String>, StorageError> {
+        let entries = fs::read_dir(&self.dir).map_err(io_error("read", &self.dir))?;
+        Ok(entries
+            .flatten()
+            .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
+            .filter_map(|entry| {
+                let file_name = entry.file_name().into_string().ok()?;
+                let name = file_name.strip_suffix(".json")?;
+                let meta = self.meta(name).ok()??;
+                meta.status.is_pending().then(|| name.to_owned())
+            })
+            .collect())
+    }
+
+    /// What is known of `name`: its `.json`, with the grid shape and dimension filled in from
+    /// the weights when the `.json` is missing (a model dropped in by hand) or silent.
+    fn describe(&self, name: &str) -> Result<ModelMeta, StorageError> {
+        let path = self.path(name, "npy")?;
+        let _reading = self.read_lock(name);
+        let stored = self.meta(name)?;
+        let shape = match files::regular_metadata(&path) {
+            Ok(Some(metadata)) => self.weights_shape(name, FileVersion::of(&metadata)),
+            Ok(None) | Err(_) => None,
+        };
+        let mut meta = match (stored, shape) {
+            (Some(meta), _) => meta,
+            (None, Some(_)) => ModelMeta {
+                name: name.to_owned(),
+                ..ModelMeta::default()
+            },
+            (None, None) => return Err(StorageError::NotFound(name.to_owned())),
+        };
+        if let Some([rows, cols, dim]) = shape {
+            meta.grid_shape.get_or_insert([rows, cols]);
+            meta.dim.get_or_insert(dim);
+        }
+        Ok(meta)
+    }
+
+    /// `name`'s weights with the options and scaler of its record, and the versions they were
+    /// read at. Read under the name's lock, so the weights and the record are of one commit.
+    fn load_map_versioned(&self, name: &str) -> Result<(LoadedMap, String), StorageError> {
+        let _reading = self.read_lock(name);
+        let record = self.record_version(name)?;
+        let meta = self.meta(name)?;
+        let (weights, read) = self.load_versioned(name)?;
+        let map = repository::loaded_map(name, &weights, meta.as_ref())?;
+        let version = FileVersions {
+            weights: read,
+            record,
+        };
+        Ok((map, version.tag()))
+    }
+
+    /// The bytes of `name`'s `.npy`, once checked to read as weights: what a download serves.
+    fn weights_bytes(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        let (bytes, _) = self.read_weights(name)?;
+        weights_from_npy(&bytes, &self.limits).map_err(|err| StorageError::InvalidWeights {
+            name: name.to_owned(),
+            reason: err.to_string(),
+        })?;
+        Ok(bytes)
+    }
+
+    /// The `.json` of `name`, or `None` when it has none.
+    fn meta(&self, name: &str) -> Result<Option<ModelMeta>, StorageError> {
+        let Some((mut file, _)) = self.open_file(name, "json")? else {
+            return Ok(None);
+        };
+        let mut text = Vec::new();
+        file.read_to_end(&mut text)
+            .map_err(io_error("read", &self.dir.join(format!("{name}.json"))))?;
+        let invalid = |source| StorageError::InvalidMeta {
+            name: name.to_owned(),
+            source,
+        };
+        let meta: ModelMeta = serde_json::from_slice(&text).map_err(invalid)?;
+        if let Some(data) = &meta.data {
+            // The summary's node count sizes every column read from it: it must be the map's.
+            let nodes = meta
+                .grid_shape
+                .map(|[rows, cols]| rows.saturating_mul(cols));
+            if !data.nodes.is_for(nodes) {
+                return Err(invalid(serde::de::Error::custom(
+                    "its summary per node does not fit its grid_shape",
+                )));
+            }
+        }
+        Ok(Some(meta))
+    }
+
+    /// Whether anything (weights, a `.json`, or something planted there) is stored under
+    /// `name`.
+    fn exists(&self, name: &str) -> Result<bool, StorageError> {
+        let present = |path: PathBuf| fs::symlink_metadata(path).is_ok();
+        Ok(present(self.path(name, "npy")?) || present(self.path(name, "json")?))
+    }
+
+    /// Writes the `.json` of `meta.name` alone, atomically: for a record that does not go with
+    /// new weights (a job queued, running, failed or cancelled).
+    fn save_meta(&self, meta: &ModelMeta) -> Result<(), StorageError> {
+        let path = self.path(&meta.name, "json")?;
+        let _changing = self.write_lock(&meta.name);
+        write_atomically(&path, &record_bytes(meta))
+    }
+
+    /// Stores trained `weights` and their final record `meta` under `meta.name` as one change:
+    /// after a crash both are there or neither changed.
+    fn commit_model(&self, meta: &ModelMeta, weights: &Array3<f64>) -> Result<(), StorageError> {
+        let staged = self.stage_weights(&meta.name, weights)?;
+        let _changing = self.write_lock(&meta.name);
+        self.commit_staged(meta, staged)
+    }
 
     /// Claims a free name for a new model, `base` or `base_2`, `base_3`, ..., by writing its
     /// `.json` (`meta` with that name) before anyone else can take it. Returns the name.
-    pub fn claim_name(&self, base: &str, mut meta: ModelMeta) -> Result<String, StorageError> {
+    fn claim_name(&self, base: &str, mut meta: ModelMeta) -> Result<String, StorageError> {
         validate_name(base)?;
         let _naming = self.naming.lock().expect("naming lock");
         let mut name = base.to_owned();
@@ -685,7 +674,7 @@ impl ModelStore {
     /// their shape and when they came; returns it and whether a model was replaced. An
     /// existing model is replaced only when `replace` is set; otherwise it is
     /// [`StorageError::AlreadyExists`] and nothing is written.
-    pub fn import(
+    fn import(
         &self,
         name: &str,
         weights: &Array3<f64>,
@@ -713,14 +702,16 @@ impl ModelStore {
 
     /// The versions of `name`'s files, as text: it changes when either file is replaced, so it
     /// keys what is derived from them (a picture's `ETag`).
-    pub fn version(&self, name: &str) -> Result<String, StorageError> {
-        let ModelVersion { weights, record } = self.model_version(name)?;
-        let record = record.map(|record| record.tag()).unwrap_or_default();
-        Ok(format!("npy:{};json:{record}", weights.tag()))
+    fn version(&self, name: &str) -> Result<String, StorageError> {
+        let versions = FileVersions {
+            weights: self.weights_version(name)?,
+            record: self.record_version(name)?,
+        };
+        Ok(versions.tag())
     }
 
     /// Removes the weights and `.json` of `name` as one change. Not found when neither existed.
-    pub fn delete(&self, name: &str) -> Result<(), StorageError> {
+    fn delete(&self, name: &str) -> Result<(), StorageError> {
         validate_name(name)?;
         let _changing = self.write_lock(name);
         if !self.exists(name)? {

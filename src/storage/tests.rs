@@ -18,14 +18,14 @@ fn named(name: &str) -> ModelMeta {
     }
 }
 
-fn store_with(files: &[&str]) -> (tempfile::TempDir, ModelStore) {
+fn store_with(files: &[&str]) -> (tempfile::TempDir, FolderRepository) {
     let dir = tempfile::tempdir().unwrap();
     for file in files {
         let source = fixture(file);
         let name = source.file_name().unwrap();
         fs::copy(&source, dir.path().join(name)).unwrap();
     }
-    let store = ModelStore::open(dir.path()).unwrap();
+    let store = FolderRepository::open(dir.path()).unwrap();
     (dir, store)
 }
 
@@ -186,7 +186,7 @@ fn opening_removes_leftover_temporary_files_only() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join(".m.npy.tmp-1-0"), b"torn").unwrap();
     fs::write(dir.path().join(".gitkeep"), b"").unwrap();
-    let store = ModelStore::open(dir.path()).unwrap();
+    let store = FolderRepository::open(dir.path()).unwrap();
     let mut left: Vec<_> = fs::read_dir(store.dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -415,7 +415,7 @@ fn an_intent_left_by_a_crash_is_carried_out_at_open() {
         ..ModelMeta::default()
     };
     {
-        let store = ModelStore::open(dir.path()).unwrap();
+        let store = FolderRepository::open(dir.path()).unwrap();
         store.commit_model(&named("m"), &old).unwrap();
         store.commit_model(&named("gone"), &old).unwrap();
         // What a crash right after the commit point leaves: the new weights staged, the intent
@@ -435,7 +435,7 @@ fn an_intent_left_by_a_crash_is_carried_out_at_open() {
         store.write_intent("gone", &Intent::Delete).unwrap();
         fs::remove_file(dir.path().join("gone.json")).unwrap();
     }
-    let store = ModelStore::open(dir.path()).unwrap();
+    let store = FolderRepository::open(dir.path()).unwrap();
     assert_eq!(store.load("m").unwrap(), new);
     assert_eq!(store.meta("m").unwrap(), Some(record));
     assert_eq!(folder(dir.path()), ["m.json", "m.npy"]);
@@ -452,7 +452,7 @@ fn an_intent_whose_weights_were_already_renamed_still_writes_its_record() {
         ..named("m")
     };
     {
-        let store = ModelStore::open(dir.path()).unwrap();
+        let store = FolderRepository::open(dir.path()).unwrap();
         store
             .commit_model(&named("m"), &random_weights(2, 2, 1, 1))
             .unwrap();
@@ -463,7 +463,7 @@ fn an_intent_whose_weights_were_already_renamed_still_writes_its_record() {
         };
         store.write_intent("m", &intent).unwrap();
     }
-    let store = ModelStore::open(dir.path()).unwrap();
+    let store = FolderRepository::open(dir.path()).unwrap();
     assert_eq!(store.describe("m").unwrap(), record);
     assert_eq!(folder(dir.path()), ["m.json", "m.npy"]);
 }
@@ -485,7 +485,7 @@ fn an_intent_naming_another_models_file_is_discarded() {
         serde_json::to_vec(&intent).unwrap(),
     )
     .unwrap();
-    let store = ModelStore::open(dir.path()).unwrap();
+    let store = FolderRepository::open(dir.path()).unwrap();
     assert_eq!(folder(dir.path()), ["victim.npy"]);
     assert_eq!(store.list().unwrap().to_vec(), ["victim"]);
 }
@@ -542,7 +542,7 @@ fn the_cache_stays_within_its_byte_budget_and_sees_a_replaced_file() {
         .commit_model(&named("big"), &random_weights(30, 30, 3, 1))
         .unwrap();
     let one_map = 10 * 10 * 3 * 8;
-    let cache = ModelCache::new(store.clone(), 2 * one_map + one_map / 2);
+    let cache = ModelCache::new(Arc::new(store.clone()), 2 * one_map + one_map / 2);
     for name in ["a", "b", "c", "d"] {
         cache.model(name).unwrap();
         assert!(cache.bytes() <= 2 * one_map + one_map / 2);
@@ -572,7 +572,7 @@ fn the_cache_serves_a_map_with_the_options_and_scaler_of_its_current_record() {
     let (_dir, store) = store_with(&[]);
     let weights = random_weights(4, 4, 2, 1);
     store.commit_model(&named("m"), &weights).unwrap();
-    let cache = ModelCache::new(store.clone(), DEFAULT_CACHE_BYTES);
+    let cache = ModelCache::new(Arc::new(store.clone()), DEFAULT_CACHE_BYTES);
     let old = cache.model("m").unwrap();
     assert_eq!(
         old.map.distance(),
