@@ -3,17 +3,22 @@
 -- `weights_key`, put before the row that names them commits. A job's queue mechanics (lease,
 -- attempts, cancel request, progress) live in `jobs`; its state is the model's status.
 
+-- Every change of any model takes the next number: a model deleted and made again under the
+-- same name never gets back a version a replica's cache (or a client's ETag) still holds.
+CREATE SEQUENCE model_versions;
+
 CREATE TABLE models (
     name text PRIMARY KEY,
     status text NOT NULL,
     record jsonb NOT NULL,
     weights_key text,
-    -- Bumped by every change: caches of a model are keyed by it.
-    version bigint NOT NULL DEFAULT 1,
+    -- Caches of a model are keyed by it.
+    version bigint NOT NULL DEFAULT nextval('model_versions'),
     changed_at timestamptz NOT NULL DEFAULT now()
 );
 
 CREATE INDEX models_by_status ON models (status);
+CREATE INDEX models_by_weights ON models (weights_key);
 
 CREATE TABLE jobs (
     name text PRIMARY KEY REFERENCES models (name) ON DELETE CASCADE,

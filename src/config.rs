@@ -160,7 +160,8 @@ pub struct ClusterArgs {
     #[arg(long, env = "KOHONEN_REPLICA_ID")]
     pub replica_id: Option<String>,
     /// Seconds a replica's claim on a running job lasts unless renewed (it is renewed every
-    /// third of that): a replica that dies loses its jobs to the others after this long.
+    /// second, or every third of this if shorter): a replica that dies loses its jobs to the
+    /// others after this long.
     #[arg(long, env = "KOHONEN_JOB_LEASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..=3600))]
     pub job_lease_seconds: u64,
     /// Times a job is started before it fails for good (a replica that dies mid-job costs one).

@@ -6,12 +6,17 @@ use std::time::Duration;
 
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
-use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{
+    ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
+};
 
 use crate::storage::StorageError;
 
 /// What the store is called in errors and in `/health`.
 pub const STORE: &str = "the object store";
+
+/// The size of a multipart upload's parts (S3 wants at least 5 MiB but the last).
+const UPLOAD_PART_BYTES: usize = 8 << 20;
 
 /// A bucket and a prefix in an S3-compatible store.
 #[derive(Debug, Clone)]
@@ -71,6 +76,35 @@ impl Blobs {
             .await
             .map(|_| ())
             .map_err(unavailable)
+    }
+
+    /// Stores the file at `path` under `key`, in parts of some megabytes: a dataset of
+    /// gigabytes is never held in memory.
+    pub async fn put_file(&self, key: &str, path: &std::path::Path) -> Result<(), StorageError> {
+        use tokio::io::AsyncReadExt;
+        let failed = |err: std::io::Error| {
+            tracing::warn!(error = %err, "cannot read a staged file for the object store");
+            StorageError::Unavailable(STORE)
+        };
+        let mut file = tokio::fs::File::open(path).await.map_err(failed)?;
+        let upload = (self.store.put_multipart(&self.path(key)).await).map_err(unavailable)?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, UPLOAD_PART_BYTES);
+        let mut buffer = vec![0; UPLOAD_PART_BYTES];
+        loop {
+            let read = match file.read(&mut buffer).await {
+                Ok(read) => read,
+                Err(err) => {
+                    let _ = writer.abort().await;
+                    return Err(failed(err));
+                }
+            };
+            if read == 0 {
+                break;
+            }
+            writer.wait_for_capacity(2).await.map_err(unavailable)?;
+            writer.write(&buffer[..read]);
+        }
+        writer.finish().await.map(|_| ()).map_err(unavailable)
     }
 
     /// The bytes under `key`; `None` when there are none.

@@ -1,7 +1,8 @@
-//! Several replicas as one service: the registry (models' names, records and versions) and the
-//! job queue in PostgreSQL, the weights and the jobs' inputs in an S3-compatible object store.
-//! [`ClusterRepository`] and [`PgQueue`] implement the two seams
-//! ([`crate::storage::ModelRepository`], [`crate::jobs::JobQueue`]) on them.
+//! Several replicas as one service: the registry (models' and datasets' names, records and
+//! versions) and the job queue in PostgreSQL, the weights, the datasets' data and the jobs'
+//! inputs in an S3-compatible object store. [`ClusterRepository`], [`SharedDatasets`] and
+//! [`PgQueue`] implement the seams ([`crate::storage::ModelRepository`],
+//! [`crate::storage::DatasetRepository`], [`crate::jobs::JobQueue`]) on them.
 //!
 //! Invariants:
 //! - Weights are put in the object store before the row that names them commits; a row never
@@ -11,11 +12,13 @@
 //!   and others overwrite on `PUT` whatever its conditions).
 //! - Every change of a model commits a `NOTIFY kohonen_models` with its name, and every
 //!   replica's caches of it (the listing, the versions) are dropped when it arrives; while the
-//!   listener is disconnected the caches are not used at all.
+//!   listener is disconnected the caches are not used at all, and no entry is used after
+//!   [`CACHE_MAX_AGE`] whatever happens to the notifications.
 //! - A database or store that cannot be reached is [`StorageError::Unavailable`] (503), never
 //!   a 500, and nothing is retried in a loop on a request's time.
 
 mod blobs;
+mod datasets;
 mod input;
 mod queue;
 mod repository;
@@ -29,6 +32,7 @@ use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use tokio::sync::Notify;
 
 pub use blobs::Blobs;
+pub use datasets::SharedDatasets;
 pub use queue::PgQueue;
 pub use repository::ClusterRepository;
 
@@ -77,9 +81,13 @@ struct Caches {
     /// Counts the changes heard of: what a query read is cached only if no change was heard
     /// of while it ran (it may have read the row before the change committed).
     generation: AtomicU64,
-    listing: Mutex<Option<Arc<[String]>>>,
-    versions: Mutex<HashMap<String, String>>,
+    listing: Mutex<Option<(Instant, Arc<[String]>)>>,
+    versions: Mutex<HashMap<String, (Instant, String)>>,
 }
+
+/// How long a cached listing or version is used at most: the bound on staleness should a
+/// notification be lost without the connection reporting it (a half-open TCP connection).
+const CACHE_MAX_AGE: Duration = Duration::from_millis(500);
 
 impl Caches {
     fn forget(&self, name: &str) {
@@ -108,29 +116,31 @@ impl Caches {
 
     fn listing(&self) -> Option<Arc<[String]>> {
         self.before_query()?;
-        self.listing.lock().expect("listing lock").clone()
+        let listing = self.listing.lock().expect("listing lock");
+        let (made, names) = listing.as_ref()?;
+        (made.elapsed() < CACHE_MAX_AGE).then(|| names.clone())
     }
 
-    fn keep_listing(&self, generation: Option<u64>, names: &Arc<[String]>) {
+    /// Keeps `names`, read by a query that started at `generation` at `started`.
+    fn keep_listing(&self, generation: Option<u64>, started: Instant, names: &Arc<[String]>) {
         let mut listing = self.listing.lock().expect("listing lock");
         if self.unchanged_since(generation) {
-            *listing = Some(names.clone());
+            *listing = Some((started, names.clone()));
         }
     }
 
     fn version(&self, name: &str) -> Option<String> {
         self.before_query()?;
-        self.versions
-            .lock()
-            .expect("versions lock")
-            .get(name)
-            .cloned()
+        let versions = self.versions.lock().expect("versions lock");
+        let (read, version) = versions.get(name)?;
+        (read.elapsed() < CACHE_MAX_AGE).then(|| version.clone())
     }
 
-    fn keep_version(&self, generation: Option<u64>, name: &str, version: &str) {
+    /// Keeps `version`, read by a query that started at `generation` at `started`.
+    fn keep_version(&self, generation: Option<u64>, started: Instant, name: &str, version: &str) {
         let mut versions = self.versions.lock().expect("versions lock");
         if self.unchanged_since(generation) {
-            versions.insert(name.to_owned(), version.to_owned());
+            versions.insert(name.to_owned(), (started, version.to_owned()));
         }
     }
 }

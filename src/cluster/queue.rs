@@ -18,11 +18,11 @@ use sqlx::{Postgres, Row, Transaction};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::input::{self, JobSettings, VerboseRecord};
-use super::repository::{ClusterRepository, claim_name_in};
+use super::repository::{ClusterRepository, claim_name_in, notify};
 use super::{CANCEL_CHANNEL, Cluster, JOBS_CHANNEL, Running, db_error};
 use crate::jobs::{
     Ended, Ending, Event, JobError, JobQueue, JobState, JobView, QueueSettings, Submitted, Trained,
-    train_here,
+    thread_budget, train_here,
 };
 use crate::som::{SizeLimits, TrainControl};
 use crate::storage::{ModelMeta, StorageError, TrainingStatus, model_name, weights_to_npy};
@@ -43,7 +43,7 @@ const WAIT_POLL: Duration = Duration::from_millis(100);
 const FINISH_PATIENCE: Duration = Duration::from_secs(60);
 
 /// The columns of a job as views are made of them.
-const JOB_COLUMNS: &str = "m.record, j.seq, j.worker, j.cancel_requested, j.progress, \
+const JOB_COLUMNS: &str = "m.record - 'data' AS record, j.seq, j.worker, j.cancel_requested, j.progress, \
      j.iterations_done, EXTRACT(EPOCH FROM now() - j.running_since)::float8 AS running_for";
 
 /// The queue of a cluster, as a [`JobQueue`].
@@ -58,6 +58,15 @@ pub struct PgQueue {
     stopping: Arc<AtomicBool>,
     /// This process's jobs that ended, by status, and the seconds it spent training.
     ended: Arc<Mutex<([usize; 5], f64)>>,
+}
+
+/// Why a claimed job's input was not read.
+#[derive(Debug)]
+enum Unloaded {
+    /// It cannot be trained: the job fails with this reason.
+    Unusable(String),
+    /// The store is away: the job is left to its lease.
+    Unavailable,
 }
 
 /// A job this replica claimed.
@@ -222,7 +231,7 @@ impl PgQueue {
         let (trained, dataset) = match self.load_input(&claim.input_key).await {
             Ok((settings, data)) => {
                 let dataset = settings.dataset().map(str::to_owned);
-                let threads = self.thread_budget();
+                let threads = thread_budget(self.settings.max_concurrent, &self.slots);
                 let priority = self.settings.priority;
                 let name = claim.name.clone();
                 let limits = self.limits;
@@ -239,18 +248,32 @@ impl PgQueue {
                         tracing::error!(error = %err, "a job's task crashed");
                         failed("internal error".into())
                     });
-                (trained, dataset)
+                (Some(trained), dataset)
             }
-            Err(reason) => (failed(reason), None),
+            Err(Unloaded::Unusable(reason)) => (Some(failed(reason)), None),
+            Err(Unloaded::Unavailable) => (None, None),
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        // The lease is renewed until the end is recorded: storing the result may take a while.
+        let ended = match trained {
+            Some(trained) => self.finish(&claim, trained, dataset).await,
+            None => {
+                tracing::warn!(job = %claim.name, "the job's input cannot be read now: its lease will give it to another attempt");
+                None
+            }
         };
         heartbeat.abort();
-        let seconds = started.elapsed().as_secs_f64();
-        let ended = self.finish(&claim, trained, dataset).await;
-        self.cluster
-            .running
-            .lock()
-            .expect("running lock")
-            .remove(&claim.name);
+        {
+            let mut running = self.cluster.running.lock().expect("running lock");
+            // A later attempt of the same job (this replica lost its lease and took it again)
+            // keeps its entry.
+            if running
+                .get(&claim.name)
+                .is_some_and(|entry| entry.attempt == claim.attempt)
+            {
+                running.remove(&claim.name);
+            }
+        }
         drop(slot);
         if let Some(status) = ended {
             let mut ended = self.ended.lock().expect("ended lock");
@@ -295,20 +318,23 @@ impl PgQueue {
         }
     }
 
-    async fn load_input(&self, key: &str) -> Result<(JobSettings, ndarray::Array2<f64>), String> {
+    async fn load_input(&self, key: &str) -> Result<(JobSettings, ndarray::Array2<f64>), Unloaded> {
         let blobs = &self.cluster.blobs;
         let read = |part: &'static str| async move {
             match blobs.get(&format!("{key}/{part}")).await {
                 Ok(Some(bytes)) => Ok(bytes),
-                Ok(None) => Err(format!("its {part} is missing from the object store")),
-                Err(err) => Err(err.to_string()),
+                Ok(None) => Err(Unloaded::Unusable(format!(
+                    "its {part} is missing from the object store"
+                ))),
+                Err(_) => Err(Unloaded::Unavailable),
             }
         };
         let settings = read("settings.json").await?;
         let data = read("data.npy").await?;
         tokio::task::spawn_blocking(move || input::decode(&settings, &data))
             .await
-            .map_err(|err| err.to_string())?
+            .map_err(|err| Unloaded::Unusable(err.to_string()))?
+            .map_err(Unloaded::Unusable)
     }
 
     /// Records the end of a claimed job, if it is still this replica's: weights and `verbose`
@@ -334,9 +360,10 @@ impl PgQueue {
                 .await
             {
                 Ok(keys) => objects = keys,
+                // The store is away: the lease gives the job to another attempt.
                 Err(err) => {
-                    tracing::error!(job = %claim.name, error = %err, "storing a job's result failed");
-                    event = Event::Fail("the weights could not be saved".into());
+                    tracing::warn!(job = %claim.name, error = %err, "cannot store a job's result now");
+                    return None;
                 }
             }
         }
@@ -354,17 +381,12 @@ impl PgQueue {
                 }
             }
         };
-        match ended {
-            Some(status) => {
-                tracing::info!(job = %claim.name, status = status.as_str(), "training ended");
-                if !status.is_pending() {
-                    self.discard_input(&claim.input_key).await;
-                }
-            }
-            None => {
-                for key in &objects {
-                    self.cluster.blobs.discard(key).await;
-                }
+        // Not this replica's any more, or not known whether its commit landed: what was put
+        // is left to the orphan sweep, which keeps what a row names.
+        if let Some(status) = ended {
+            tracing::info!(job = %claim.name, status = status.as_str(), "training ended");
+            if !status.is_pending() {
+                self.discard_input(&claim.input_key).await;
             }
         }
         ended
@@ -464,13 +486,6 @@ impl PgQueue {
         }
     }
 
-    /// Threads for a job starting now: the cores shared among this replica's trainings.
-    fn thread_budget(&self) -> usize {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let training = self.settings.max_concurrent - self.slots.available_permits();
-        (cores / training.max(1)).max(1)
-    }
-
     /// Gives this replica's running jobs back to the queue (a cancel asked of one ends it
     /// cancelled instead), then stops their trainings: their ends find them no longer ours.
     async fn hand_back(&self) -> Result<(), StorageError> {
@@ -534,21 +549,6 @@ fn failed(reason: String) -> Trained {
         weights: None,
         verbose: None,
     }
-}
-
-/// Commits with `tx` a notification on `channel`.
-async fn notify(
-    tx: &mut Transaction<'_, Postgres>,
-    channel: &str,
-    payload: &str,
-) -> Result<(), StorageError> {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(channel)
-        .bind(payload)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    Ok(())
 }
 
 /// A job's view from a row of [`JOB_COLUMNS`].
@@ -685,7 +685,7 @@ impl JobQueue for PgQueue {
         let cancelled = async {
             let mut tx = self.cluster.pool.begin().await.map_err(db_error)?;
             let row = sqlx::query(
-                "SELECT m.record, j.cancel_requested FROM models m \
+                "SELECT m.record, j.cancel_requested, j.input_key FROM models m \
                  LEFT JOIN jobs j ON j.name = m.name WHERE m.name = $1 FOR UPDATE OF m",
             )
             .bind(name)
@@ -715,6 +715,7 @@ impl JobQueue for PgQueue {
                     status: refused.status,
                 }));
             }
+            let mut input = None;
             if state.status() == TrainingStatus::Running {
                 sqlx::query("UPDATE jobs SET cancel_requested = true WHERE name = $1")
                     .bind(name)
@@ -724,12 +725,18 @@ impl JobQueue for PgQueue {
                 notify(&mut tx, CANCEL_CHANNEL, name).await?;
             } else {
                 ClusterRepository::write(&mut tx, &state.meta, None).await?;
+                // Cancelled while queued: nothing will read its input again.
+                input = row
+                    .try_get::<Option<String>, _>("input_key")
+                    .map_err(db_error)?;
             }
             tx.commit().await.map_err(db_error)?;
             tracing::info!(job = %name, status = state.status().as_str(), "cancel requested");
-            Ok(Ok(()))
+            Ok(Ok(input))
         };
-        cancelled.await.map_err(unavailable)??;
+        if let Some(input) = cancelled.await.map_err(unavailable)?? {
+            self.discard_input(&input).await;
+        }
         self.read_view(name)
             .await
             .map_err(unavailable)?

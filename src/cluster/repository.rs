@@ -2,7 +2,7 @@
 //! object store under the key the row names (see the invariants in [`super`]).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ndarray::Array3;
 use sqlx::types::Json;
@@ -66,13 +66,18 @@ impl ClusterRepository {
                 "models",
                 "SELECT EXISTS (SELECT 1 FROM models WHERE weights_key = $1)",
             ),
+            // A job's input is needed only while it may still be trained.
             (
                 "inputs",
-                "SELECT EXISTS (SELECT 1 FROM jobs WHERE $1 LIKE input_key || '/%')",
+                "SELECT EXISTS (SELECT 1 FROM jobs j JOIN models m ON m.name = j.name \
+                 WHERE m.status IN ('queued', 'running') AND j.input_key = split_part($1, '/', 1) || '/' || split_part($1, '/', 2))",
             ),
+            // A waiting `/train` takes its additions within a moment of the job's end: older
+            // ones were left by a client that went away.
+            ("verbose", "SELECT false"),
             (
-                "verbose",
-                "SELECT EXISTS (SELECT 1 FROM jobs WHERE verbose_key = $1)",
+                "datasets",
+                "SELECT EXISTS (SELECT 1 FROM datasets WHERE data_key = $1)",
             ),
         ] {
             for key in blobs.keys_older_than(folder, ORPHAN_AGE).await? {
@@ -152,7 +157,7 @@ impl ClusterRepository {
         sqlx::query(
             "INSERT INTO models (name, status, record, weights_key) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (name) DO UPDATE SET status = $2, record = $3, \
-             weights_key = COALESCE($4, models.weights_key), version = models.version + 1, \
+             weights_key = COALESCE($4, models.weights_key), version = nextval('model_versions'), \
              changed_at = now()",
         )
         .bind(&meta.name)
@@ -169,13 +174,19 @@ impl ClusterRepository {
 
 /// Commits with `tx` a notification that `name` changed: every replica drops its cached
 /// listing and version of it.
-pub(super) async fn announce(
+async fn announce(tx: &mut Transaction<'_, Postgres>, name: &str) -> Result<(), StorageError> {
+    notify(tx, MODELS_CHANNEL, name).await
+}
+
+/// Commits with `tx` a notification on `channel`.
+pub(super) async fn notify(
     tx: &mut Transaction<'_, Postgres>,
-    name: &str,
+    channel: &str,
+    payload: &str,
 ) -> Result<(), StorageError> {
     sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(MODELS_CHANNEL)
-        .bind(name)
+        .bind(channel)
+        .bind(payload)
         .execute(&mut **tx)
         .await
         .map_err(db_error)?;
@@ -260,7 +271,7 @@ impl ModelRepository for ClusterRepository {
         if let Some(names) = caches.listing() {
             return Ok(names);
         }
-        let generation = caches.before_query();
+        let (generation, started) = (caches.before_query(), Instant::now());
         let names: Vec<String> = self
             .cluster
             .block_on(
@@ -272,7 +283,7 @@ impl ModelRepository for ClusterRepository {
             )
             .map_err(db_error)?;
         let names: Arc<[String]> = names.into();
-        caches.keep_listing(generation, &names);
+        caches.keep_listing(generation, started, &names);
         Ok(names)
     }
 
@@ -317,14 +328,14 @@ impl ModelRepository for ClusterRepository {
         if let Some(version) = caches.version(name) {
             return Ok(version);
         }
-        let generation = caches.before_query();
+        let (generation, started) = (caches.before_query(), Instant::now());
         let stored = self
             .cluster
             .block_on(self.record(name))?
             .filter(|stored| stored.weights_key.is_some())
             .ok_or_else(|| StorageError::NotFound(name.to_owned()))?;
         let version = stored.version_tag();
-        caches.keep_version(generation, name, &version);
+        caches.keep_version(generation, started, name, &version);
         Ok(version)
     }
 
@@ -414,10 +425,13 @@ impl ModelRepository for ClusterRepository {
                     }
                     Ok((meta.clone(), existed))
                 }
-                Err(err) => {
+                // Refused: nothing names the new weights. Any other failure may have come
+                // after the commit landed: the sweep removes them if no row names them.
+                Err(err @ StorageError::AlreadyExists(_)) => {
                     self.cluster.blobs.discard(&key).await;
                     Err(err)
                 }
+                Err(err) => Err(err),
             }
         })
     }

@@ -208,7 +208,7 @@ async fn stream_to_file(body: Body, mut file: std::fs::File, limit: u64) -> Resu
     description = "Every stored dataset, sorted by name.",
     responses((status = 200, description = "Dataset summaries", body = Vec<DatasetOut>)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<DatasetOut>>, Failure> {
-    let records = blocking(move || state.datasets.list()).await?;
+    let records = blocking(move || state.datasets.list()).await??;
     Ok(Json(records.into_iter().map(DatasetOut::from).collect()))
 }
 

@@ -120,7 +120,7 @@ impl ApiError {
                 StorageError::InvalidWeights { .. } | StorageError::InvalidMeta { .. } => {
                     (S::NOT_FOUND, "model_not_found")
                 }
-                StorageError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable"),
+                StorageError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "dependency_unavailable"),
                 StorageError::Io { .. } => (S::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::Dataset(err) => match err {
@@ -132,6 +132,7 @@ impl ApiError {
                     (S::CONFLICT, "conflict")
                 }
                 DatasetError::InvalidData(_) => (S::UNPROCESSABLE_ENTITY, "invalid_data"),
+                DatasetError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "dependency_unavailable"),
                 DatasetError::Io { .. } => (S::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::Render(err) => match err {
@@ -158,7 +159,7 @@ impl ApiError {
             ApiError::ForbiddenOrigin(_) => (S::FORBIDDEN, "forbidden_origin"),
             ApiError::NotFound(_) => (S::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed { .. } => (S::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            ApiError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "dependency_unavailable"),
             ApiError::Internal => (S::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -269,7 +270,7 @@ impl IntoResponse for Failure {
         let mut response = (status, axum::Json(body)).into_response();
         let retry_after = match code {
             "queue_full" => Some("5"),
-            "busy" | "unavailable" => Some("1"),
+            "busy" | "dependency_unavailable" => Some("1"),
             _ => None,
         };
         if let Some(seconds) = retry_after {

@@ -45,11 +45,11 @@ use utoipa_swagger_ui::SwaggerUi;
 use error::ApiError;
 use state::AppState;
 
-use crate::cluster::{Cluster, ClusterRepository, PgQueue};
+use crate::cluster::{Cluster, ClusterRepository, PgQueue, SharedDatasets};
 use crate::config::{ClusterArgs, ServeArgs};
 use crate::jobs::{InProcessQueue, Jobs, QueueSettings};
 use crate::som::SizeLimits;
-use crate::storage::{DatasetStore, FolderRepository, ModelCache, ModelStore};
+use crate::storage::{DatasetStore, Datasets, FolderRepository, ModelCache, ModelStore};
 
 use body::BodyBudget;
 use error::Failure;
@@ -240,7 +240,8 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
         replica_id: (args.cluster.replica_id.clone())
             .unwrap_or_else(|| default_replica_id(local.port())),
     };
-    let (store, jobs, cluster): (ModelStore, Jobs, _) = match &args.cluster {
+    let staging = DatasetStore::open(args.models.models_dir.join("datasets"));
+    let (store, datasets, jobs, cluster): (ModelStore, Datasets, Jobs, _) = match &args.cluster {
         ClusterArgs {
             database_url: Some(database_url),
             store: Some(store_url),
@@ -254,7 +255,13 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
             let lease = Duration::from_secs(*job_lease_seconds);
             let queue = PgQueue::start(cluster.clone(), settings, lease, *job_attempts, limits);
             let repository = ClusterRepository::new(cluster.clone(), limits);
-            (Arc::new(repository), Arc::new(queue), Some(cluster))
+            let datasets = SharedDatasets::new(cluster.clone(), staging);
+            (
+                Arc::new(repository),
+                Arc::new(datasets),
+                Arc::new(queue),
+                Some(cluster),
+            )
         }
         _ => {
             let folder = FolderRepository::open(&args.models.models_dir)
@@ -262,13 +269,13 @@ pub async fn start<S: Future<Output = ()> + Send + 'static>(
                 .with_limits(limits);
             let store: ModelStore = Arc::new(folder);
             let queue = InProcessQueue::new(store.clone(), settings);
-            (store, Arc::new(queue), None)
+            (store, Arc::new(staging), Arc::new(queue), None)
         }
     };
     let state = AppState {
         cluster,
         models: ModelCache::new(store.clone(), args.model_cache_bytes),
-        datasets: DatasetStore::open(args.models.models_dir.join("datasets")),
+        datasets,
         max_dataset_bytes: args.max_dataset_bytes,
         store,
         jobs: jobs.clone(),

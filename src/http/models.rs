@@ -82,7 +82,15 @@ pub async fn download(
     // The record decides first (a failed or pending job has no weights to serve); then the
     // weights are read and checked in the same blocking task.
     let (meta, bytes, etag) = blocking(move || {
-        let meta = job_meta.or_else(|| store.meta(&read).ok().flatten());
+        let meta = match job_meta {
+            Some(meta) => Some(meta),
+            None => match store.meta(&read) {
+                Ok(meta) => meta,
+                Err(err @ StorageError::Unavailable(_)) => return Err(err),
+                // Unreadable records are read again below with the weights, which say why.
+                Err(_) => None,
+            },
+        };
         if meta
             .as_ref()
             .is_some_and(|meta| meta.status != TrainingStatus::Succeeded)
@@ -309,18 +317,19 @@ impl DeletedOut {
 pub async fn list_details(State(state): State<AppState>) -> Result<Json<Vec<ModelOut>>, Failure> {
     let summaries = blocking(move || {
         let names = state.store.list()?;
-        let summaries = names
-            .iter()
-            .filter_map(|name| match state.store.describe(name) {
-                Ok(meta) => Some(ModelOut::from(&meta)),
+        let mut summaries = Vec::with_capacity(names.len());
+        for name in names.iter() {
+            match state.store.describe(name) {
+                Ok(meta) => summaries.push(ModelOut::from(&meta)),
                 // Deleted since the listing was made.
-                Err(StorageError::NotFound(_)) => None,
+                Err(StorageError::NotFound(_)) => {}
+                // A partial list would read as models gone: the whole answer is a 503.
+                Err(err @ StorageError::Unavailable(_)) => return Err(err),
                 Err(err) => {
                     tracing::warn!(model = %name, error = %err, "cannot describe a listed model");
-                    None
                 }
-            })
-            .collect::<Vec<_>>();
+            }
+        }
         Ok::<_, StorageError>(summaries)
     })
     .await??;
@@ -555,7 +564,7 @@ pub(super) fn fingerprint(bytes: &[u8]) -> u64 {
         (status = 200, description = "Up", body = HealthOut, example = json!({"status": "ok", "version": "0.1.0", "jobs": {"queued": 0, "running": 1}})),
         (status = 503, description = "A dependency of the replica is down", body = HealthOut, example = json!({"status": "unavailable", "version": "0.1.0", "jobs": null, "dependencies": {"database": "down", "store": "up"}})),
     ))]
-pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthOut>) {
+pub async fn health(State(state): State<AppState>) -> Response {
     let dependencies = match &state.cluster {
         Some(cluster) => Some(cluster.health().await),
         None => None,
@@ -575,12 +584,13 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthOu
             store: state_of(health.store),
         }),
     };
-    let status = if up {
-        StatusCode::OK
+    if up {
+        (StatusCode::OK, Json(answer)).into_response()
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, Json(answer))
+        // As every 503 of the service: when to ask again.
+        let retry = [(header::RETRY_AFTER, "1")];
+        (StatusCode::SERVICE_UNAVAILABLE, retry, Json(answer)).into_response()
+    }
 }
 
 /// The answer of `/health`.

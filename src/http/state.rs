@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::cluster::Cluster;
 use crate::jobs::Jobs;
 use crate::som::SizeLimits;
-use crate::storage::{DatasetStore, ModelCache, ModelStore};
+use crate::storage::{Datasets, ModelCache, ModelStore};
 
 use super::metrics::RequestCounts;
 
@@ -14,7 +14,7 @@ pub struct AppState {
     pub store: ModelStore,
     /// The database and object store of several replicas; `None` for one process on a folder.
     pub cluster: Option<Arc<Cluster>>,
-    pub datasets: DatasetStore,
+    pub datasets: Datasets,
     /// Largest dataset upload, in bytes.
     pub max_dataset_bytes: u64,
     pub jobs: Jobs,

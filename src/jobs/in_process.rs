@@ -14,7 +14,7 @@ use tokio::sync::{Semaphore, oneshot, watch};
 
 use super::{
     Ended, Ending, Event, JobError, JobQueue, JobState, JobView, QueueSettings, Refused, Submitted,
-    Trained, blocking, train_here,
+    Trained, blocking, thread_budget, train_here,
 };
 use crate::som::TrainControl;
 use crate::storage::{ModelMeta, ModelStore, StorageError, TrainingStatus, model_name};
@@ -80,7 +80,6 @@ pub struct InProcessQueue {
     jobs: Arc<Mutex<Table>>,
     training_slots: Arc<Semaphore>,
     settings: Arc<QueueSettings>,
-    cores: usize,
     /// Seconds spent training by the jobs that ended, for `/metrics`.
     training_seconds: Arc<Mutex<f64>>,
 }
@@ -107,7 +106,6 @@ impl InProcessQueue {
             jobs: Arc::default(),
             training_slots: Arc::new(Semaphore::new(settings.max_concurrent)),
             settings: Arc::new(settings),
-            cores: std::thread::available_parallelism().map_or(1, usize::from),
             training_seconds: Arc::default(),
         }
     }
@@ -292,7 +290,7 @@ impl InProcessQueue {
             // Cancelled or interrupted while queued: its place is already free.
             _ = ended.wait_for(|&ended| ended) => return,
         };
-        let threads = self.thread_budget();
+        let threads = thread_budget(self.settings.max_concurrent, &self.training_slots);
         let span = tracing::Span::current();
         let registry = self.clone();
         let trained = tokio::task::spawn_blocking(move || {
@@ -341,13 +339,6 @@ impl InProcessQueue {
             Err(refused) => tracing::info!(job = %job.name, %refused, "training ended late"),
         }
         verbose.filter(|_| job.status() == TrainingStatus::Succeeded)
-    }
-
-    /// Threads for a job starting now: the cores shared among the jobs training, so that
-    /// trainings do not crowd out each other and the HTTP workers.
-    fn thread_budget(&self) -> usize {
-        let training = self.settings.max_concurrent - self.training_slots.available_permits();
-        (self.cores / training.max(1)).max(1)
     }
 
     /// Applies `event` to `job` and stores the record it leaves. Blocking.

@@ -233,6 +233,15 @@ pub(crate) fn train_here(
     }
 }
 
+/// Threads for a job starting now: the cores shared among the jobs training on this process
+/// (`max_concurrent` slots, of which `slots` has the free ones), so that trainings do not crowd
+/// out each other and the HTTP workers.
+pub(crate) fn thread_budget(max_concurrent: usize, slots: &tokio::sync::Semaphore) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let training = max_concurrent.saturating_sub(slots.available_permits());
+    (cores / training.max(1)).max(1)
+}
+
 /// Runs `work` on the blocking pool.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, JobError> + Send + 'static,

@@ -51,6 +51,9 @@ pub enum DatasetError {
     InvalidData(String),
     #[error("the dataset {name:?} cannot be read: {reason}")]
     Unreadable { name: String, reason: String },
+    /// The cluster's database or object store is down: the request may be retried.
+    #[error("{0} is unavailable now: try again in a few seconds")]
+    Unavailable(&'static str),
     #[error("{action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -99,15 +102,20 @@ pub struct DatasetStore {
 }
 
 /// A job's claim on a dataset: while it lives, the dataset is neither replaced nor deleted.
+/// In a cluster the claim is the job's record itself (a queued or running job names its
+/// dataset), so the hold only names it.
 #[derive(Debug)]
 pub struct DatasetHold {
-    store: DatasetStore,
+    store: Option<DatasetStore>,
     name: String,
 }
 
 impl Drop for DatasetHold {
     fn drop(&mut self) {
-        let mut holds = self.store.lock();
+        let Some(store) = &self.store else {
+            return;
+        };
+        let mut holds = store.lock();
         if let Some(count) = holds.get_mut(&self.name) {
             *count -= 1;
             if *count == 0 {
@@ -119,7 +127,9 @@ impl Drop for DatasetHold {
 
 impl Clone for DatasetHold {
     fn clone(&self) -> Self {
-        *self.store.lock().entry(self.name.clone()).or_default() += 1;
+        if let Some(store) = &self.store {
+            *store.lock().entry(self.name.clone()).or_default() += 1;
+        }
         DatasetHold {
             store: self.store.clone(),
             name: self.name.clone(),
@@ -128,6 +138,14 @@ impl Clone for DatasetHold {
 }
 
 impl DatasetHold {
+    /// The hold of a dataset a cluster's registry guards (see [`DatasetHold`]).
+    pub(crate) fn in_registry(name: &str) -> DatasetHold {
+        DatasetHold {
+            store: None,
+            name: name.to_owned(),
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -186,99 +204,6 @@ impl DatasetStore {
         }
     }
 
-    /// A new empty temporary file of the folder for an upload to be written to; removed when
-    /// dropped.
-    pub fn upload_file(&self) -> Result<NamedTempFile, DatasetError> {
-        fs::create_dir_all(&self.dir).map_err(self.io("create"))?;
-        files::create_temp(&self.dir, "upload").map_err(self.io("create a temporary file in"))
-    }
-
-    /// Reads the upload at `upload` as the data of `name` ([`ingest`]) into a new temporary
-    /// data file of the folder, ready for [`DatasetStore::commit`]. Memory stays bounded
-    /// whatever the upload's size.
-    pub fn stage(
-        &self,
-        name: &str,
-        upload: &Path,
-        csv: &CsvOptions,
-    ) -> Result<StagedDataset, DatasetError> {
-        self.path(name)?;
-        fs::create_dir_all(&self.dir).map_err(self.io("create"))?;
-        let file = files::create_temp(&self.dir, &format!("{name}~"))
-            .map_err(self.io("create a temporary file in"))?;
-        let ingested = ingest(upload, file.as_file(), file.path(), csv)?;
-        let bytes = file.as_file().metadata().map_err(self.io("read"))?.len();
-        Ok(StagedDataset {
-            file: file.into_temp_path(),
-            rows: ingested.rows,
-            dim: ingested.dim,
-            bytes,
-            pending: ingested.pending,
-        })
-    }
-
-    /// Stores `staged` as the dataset `name`; returns its record and whether it replaced one.
-    /// An existing dataset is replaced only with `replace`, and never while a job holds it.
-    pub fn commit(
-        &self,
-        name: &str,
-        staged: StagedDataset,
-        replace: bool,
-    ) -> Result<(DatasetRecord, bool), DatasetError> {
-        let json = self.path(name)?;
-        // The staged file's random characters make the data file's name: a new name per
-        // upload, so a replacement never overwrites data a reader is reading.
-        let random = staged
-            .file
-            .file_name()
-            .and_then(|file| file.to_str())
-            .and_then(|file| file.rsplit(TEMP_MARKER).next())
-            .expect("temporary names are ASCII and hold the marker")
-            .to_owned();
-        let data_file = format!("{name}~{random}.npy");
-        let pending = staged.pending;
-        let record = DatasetRecord {
-            name: name.to_owned(),
-            rows: staged.rows,
-            dim: staged.dim,
-            dtype: pending.dtype,
-            bytes: staged.bytes,
-            created_at: Timestamp::now(),
-            features: pending.features,
-            label_column: pending.label_column,
-            labels: pending.labels,
-            data_file: data_file.clone(),
-        };
-        let holds = self.lock();
-        let old = match self.record_unlocked(name) {
-            Ok(old) => Some(old),
-            Err(DatasetError::NotFound(_)) => None,
-            Err(err) => return Err(err),
-        };
-        if old.is_some() && !replace {
-            return Err(DatasetError::AlreadyExists(name.to_owned()));
-        }
-        if old.is_some() && holds.contains_key(name) {
-            return Err(DatasetError::InUse(name.to_owned()));
-        }
-        staged
-            .file
-            .persist_noclobber(self.dir.join(&data_file))
-            .map_err(|err| self.io("rename into")(err.error))?;
-        let text = serde_json::to_vec_pretty(&record).expect("a record always serialises");
-        files::write_atomically(&json, &text).map_err(self.io("write"))?;
-        if let Some(old) = &old {
-            let _ = files::remove_if_present(&self.dir.join(&old.data_file));
-        }
-        Ok((record, old.is_some()))
-    }
-
-    /// The record of `name`.
-    pub fn record(&self, name: &str) -> Result<DatasetRecord, DatasetError> {
-        let _holds = self.lock();
-        self.record_unlocked(name)
-    }
-
     fn record_unlocked(&self, name: &str) -> Result<DatasetRecord, DatasetError> {
         let path = self.path(name)?;
         let mut file = match files::open_regular(&path) {
@@ -306,11 +231,94 @@ impl DatasetStore {
         }
         Ok(record)
     }
+}
+
+impl DatasetRepository for DatasetStore {
+    /// A new empty temporary file of the folder for an upload to be written to; removed when
+    /// dropped.
+    fn upload_file(&self) -> Result<NamedTempFile, DatasetError> {
+        fs::create_dir_all(&self.dir).map_err(self.io("create"))?;
+        files::create_temp(&self.dir, "upload").map_err(self.io("create a temporary file in"))
+    }
+
+    /// Reads the upload at `upload` as the data of `name` ([`ingest`]) into a new temporary
+    /// data file of the folder, ready for [`DatasetStore::commit`]. Memory stays bounded
+    /// whatever the upload's size.
+    fn stage(
+        &self,
+        name: &str,
+        upload: &Path,
+        csv: &CsvOptions,
+    ) -> Result<StagedDataset, DatasetError> {
+        self.path(name)?;
+        fs::create_dir_all(&self.dir).map_err(self.io("create"))?;
+        let file = files::create_temp(&self.dir, &format!("{name}~"))
+            .map_err(self.io("create a temporary file in"))?;
+        let ingested = ingest(upload, file.as_file(), file.path(), csv)?;
+        let bytes = file.as_file().metadata().map_err(self.io("read"))?.len();
+        Ok(StagedDataset {
+            file: file.into_temp_path(),
+            rows: ingested.rows,
+            dim: ingested.dim,
+            bytes,
+            pending: ingested.pending,
+        })
+    }
+
+    /// Stores `staged` as the dataset `name`; returns its record and whether it replaced one.
+    /// An existing dataset is replaced only with `replace`, and never while a job holds it.
+    fn commit(
+        &self,
+        name: &str,
+        staged: StagedDataset,
+        replace: bool,
+    ) -> Result<(DatasetRecord, bool), DatasetError> {
+        let json = self.path(name)?;
+        // The staged file's random characters make the data file's name: a new name per
+        // upload, so a replacement never overwrites data a reader is reading.
+        let random = staged
+            .file
+            .file_name()
+            .and_then(|file| file.to_str())
+            .and_then(|file| file.rsplit(TEMP_MARKER).next())
+            .expect("temporary names are ASCII and hold the marker")
+            .to_owned();
+        let data_file = format!("{name}~{random}.npy");
+        let record = staged.record(name, data_file.clone());
+        let holds = self.lock();
+        let old = match self.record_unlocked(name) {
+            Ok(old) => Some(old),
+            Err(DatasetError::NotFound(_)) => None,
+            Err(err) => return Err(err),
+        };
+        if old.is_some() && !replace {
+            return Err(DatasetError::AlreadyExists(name.to_owned()));
+        }
+        if old.is_some() && holds.contains_key(name) {
+            return Err(DatasetError::InUse(name.to_owned()));
+        }
+        staged
+            .file
+            .persist_noclobber(self.dir.join(&data_file))
+            .map_err(|err| self.io("rename into")(err.error))?;
+        let text = serde_json::to_vec_pretty(&record).expect("a record always serialises");
+        files::write_atomically(&json, &text).map_err(self.io("write"))?;
+        if let Some(old) = &old {
+            let _ = files::remove_if_present(&self.dir.join(&old.data_file));
+        }
+        Ok((record, old.is_some()))
+    }
+
+    /// The record of `name`.
+    fn record(&self, name: &str) -> Result<DatasetRecord, DatasetError> {
+        let _holds = self.lock();
+        self.record_unlocked(name)
+    }
 
     /// Every readable dataset's record, sorted by name.
-    pub fn list(&self) -> Vec<DatasetRecord> {
+    fn list(&self) -> Result<Vec<DatasetRecord>, DatasetError> {
         let Ok(entries) = fs::read_dir(&self.dir) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let mut records: Vec<DatasetRecord> = entries
             .flatten()
@@ -326,11 +334,11 @@ impl DatasetStore {
             })
             .collect();
         records.sort_by(|a, b| a.name.cmp(&b.name));
-        records
+        Ok(records)
     }
 
     /// The data `(rows, dim)` of `name`, with its record: read into one array, the only copy.
-    pub fn load(&self, name: &str) -> Result<(Array2<f64>, DatasetRecord), DatasetError> {
+    fn load(&self, name: &str) -> Result<(Array2<f64>, DatasetRecord), DatasetError> {
         let record = self.record(name)?;
         let unreadable = |reason: String| DatasetError::Unreadable {
             name: name.to_owned(),
@@ -350,7 +358,7 @@ impl DatasetStore {
     }
 
     /// Removes `name`, unless a job holds it.
-    pub fn delete(&self, name: &str) -> Result<(), DatasetError> {
+    fn delete(&self, name: &str) -> Result<(), DatasetError> {
         let json = self.path(name)?;
         let holds = self.lock();
         let record = self.record_unlocked(name)?;
@@ -365,23 +373,66 @@ impl DatasetStore {
 
     /// Claims `name` for a job and reads its data `(rows, dim)` and record: until the hold is
     /// dropped, the dataset is neither replaced nor deleted, so what is read is what is stored.
-    pub fn hold(
-        &self,
-        name: &str,
-    ) -> Result<(DatasetHold, Array2<f64>, DatasetRecord), DatasetError> {
+    fn hold(&self, name: &str) -> Result<(DatasetHold, Array2<f64>, DatasetRecord), DatasetError> {
         {
             let mut holds = self.lock();
             self.record_unlocked(name)?;
             *holds.entry(name.to_owned()).or_default() += 1;
         }
         let hold = DatasetHold {
-            store: self.clone(),
+            store: Some(self.clone()),
             name: name.to_owned(),
         };
         let (data, record) = self.load(name)?;
         Ok((hold, data, record))
     }
 }
+
+/// Where datasets live: a folder (one process), or the cluster's registry and object store
+/// ([`crate::cluster`]). Uploads are read and checked into a local staging file either way.
+/// Every method blocks: call them off the async runtime's workers.
+pub trait DatasetRepository: std::fmt::Debug + Send + Sync {
+    /// A new empty temporary file for an upload to be written to; removed when dropped.
+    fn upload_file(&self) -> Result<NamedTempFile, DatasetError>;
+
+    /// Reads the upload at `upload` as the data of `name` into a staged data file, ready for
+    /// [`DatasetRepository::commit`]. Memory stays bounded whatever the upload's size.
+    fn stage(
+        &self,
+        name: &str,
+        upload: &Path,
+        csv: &CsvOptions,
+    ) -> Result<StagedDataset, DatasetError>;
+
+    /// Stores `staged` as the dataset `name`; returns its record and whether it replaced one.
+    /// An existing dataset is replaced only with `replace`, and never while a job uses it.
+    fn commit(
+        &self,
+        name: &str,
+        staged: StagedDataset,
+        replace: bool,
+    ) -> Result<(DatasetRecord, bool), DatasetError>;
+
+    /// The record of `name`.
+    fn record(&self, name: &str) -> Result<DatasetRecord, DatasetError>;
+
+    /// Every readable dataset's record, sorted by name.
+    fn list(&self) -> Result<Vec<DatasetRecord>, DatasetError>;
+
+    /// The data `(rows, dim)` of `name`, with its record.
+    fn load(&self, name: &str) -> Result<(Array2<f64>, DatasetRecord), DatasetError>;
+
+    /// Removes `name`, unless a job uses it.
+    fn delete(&self, name: &str) -> Result<(), DatasetError>;
+
+    /// Claims `name` for a job and reads its data and record: while the hold lives (in a
+    /// cluster: while the job is queued or running), the dataset is neither replaced nor
+    /// deleted.
+    fn hold(&self, name: &str) -> Result<(DatasetHold, Array2<f64>, DatasetRecord), DatasetError>;
+}
+
+/// The datasets a service works with: shared, cheap to clone.
+pub type Datasets = Arc<dyn DatasetRepository>;
 
 /// What an upload says about itself, before it is stored.
 #[derive(Debug, Clone)]
@@ -416,4 +467,28 @@ pub struct StagedDataset {
     dim: usize,
     bytes: u64,
     pending: PendingRecord,
+}
+
+impl StagedDataset {
+    /// The record of the dataset `name` this upload makes, its data stored as `data_file`.
+    pub(crate) fn record(&self, name: &str, data_file: String) -> DatasetRecord {
+        let pending = self.pending.clone();
+        DatasetRecord {
+            name: name.to_owned(),
+            rows: self.rows,
+            dim: self.dim,
+            dtype: pending.dtype,
+            bytes: self.bytes,
+            created_at: Timestamp::now(),
+            features: pending.features,
+            label_column: pending.label_column,
+            labels: pending.labels,
+            data_file,
+        }
+    }
+
+    /// The staged data file (a `.npy` of float64).
+    pub(crate) fn path(&self) -> &Path {
+        &self.file
+    }
 }

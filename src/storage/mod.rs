@@ -49,7 +49,8 @@ use journal::Intent;
 
 pub use cache::{DEFAULT_CACHE_BYTES, ModelCache};
 pub use datasets::{
-    CsvOptions, DatasetError, DatasetHold, DatasetRecord, DatasetStore, StagedDataset,
+    CsvOptions, DatasetError, DatasetHold, DatasetRecord, DatasetRepository, DatasetStore,
+    Datasets, StagedDataset,
 };
 pub use loaded::{LoadedMap, NodeLabels};
 pub use meta::{
