@@ -328,23 +328,24 @@ impl Band {
             .fold(f64::INFINITY, |m, &(d, _)| if d < m { d } else { m });
         // Late in training a sample's nearest node seldom moves: with its distance as the
         // bound from the start, the search abandons most other nodes after a few components.
-        let guessed = match self.guesses[sample] {
+        let guess = match self.guesses[sample] {
             NO_GUESS => None,
-            node => codebook.raw_distance(v, node as usize),
+            node => Some(node as usize),
         };
-        let bound = match guessed {
-            Some(d) if d < cached => d,
-            _ => cached,
-        };
+        if let Some(first) =
+            guess.and_then(|node| self.dirty.iter().position(|&b| b == node / BLOCK))
+        {
+            self.dirty[..=first].rotate_right(1);
+        }
 
         self.dirty_minima.clear();
         self.dirty_minima
             .resize(self.dirty.len(), (f64::INFINITY, UNKNOWN_OFFSET));
         let (blocks, out) = (&self.dirty, &mut self.dirty_minima);
-        codebook.minima_of_blocks(v, blocks, out, bound, &mut self.scratch);
-        let last_block_padding = match self.dirty.last() {
-            Some(&b) if b + 1 == cache.blocks => cache.blocks * BLOCK - codebook.nodes(),
-            _ => 0,
+        codebook.minima_of_blocks(v, blocks, out, cached, &mut self.scratch, guess);
+        let last_block_padding = match self.dirty.contains(&(cache.blocks - 1)) {
+            true => cache.blocks * BLOCK - codebook.nodes(),
+            false => 0,
         };
         self.stats.nodes_scanned += (self.dirty.len() * BLOCK - last_block_padding) as u64;
 
