@@ -731,3 +731,30 @@ fn position_of(sums: &[f64], minimum: f64) -> usize {
         .unwrap_or(0);
     chunk * 8 + offset
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_led_by_a_later_group_still_names_the_first_of_two_tied_nodes() {
+        // 70 nodes: whole groups of lanes at 0..32 and 32..64. Nodes 5 and 40 (in the second
+        // group, measured first as the guess's) are equally near; every other node is far.
+        let (rows, cols, dim) = (10, 7, 20);
+        let v: Vec<f64> = (0..dim).map(|k| k as f64 / 20.0).collect();
+        let mut weights = Array3::from_shape_fn((rows, cols, dim), |(r, c, k)| {
+            ((r * 7 + c * 3 + k) % 13) as f64 + 10.0
+        });
+        for (k, &vk) in v.iter().enumerate() {
+            weights[[0, 5, k]] = vk + 0.5;
+            weights[[5, 5, k]] = vk + 0.5;
+        }
+        let codebook = Codebook::from_weights(weights.view());
+        for guess in [None, Some(40), Some(5), Some(66)] {
+            let mut out = [(f64::NAN, UNKNOWN_OFFSET)];
+            let mut sums = [0.0; BLOCK];
+            codebook.minima_of_blocks(&v, &[0], &mut out, f64::INFINITY, &mut sums, guess);
+            assert_eq!(out[0], (dim as f64 * 0.25, 5), "guess {guess:?}");
+        }
+    }
+}
