@@ -429,27 +429,47 @@ impl Codebook {
                 }
             }
         };
+        let all = [true; LANES];
         if let Some(offset) = lead {
-            let sums = self.lane_sums::<LANES, ABS>(v, start + offset, *bound);
+            let sums = self.lane_sums::<LANES, ABS>(v, start + offset, *bound, &all);
             take(sums.as_ref().map(|s| &s[..]), offset, bound);
         }
         let mut offset = 0;
         while offset + LANES <= len {
             if lead != Some(offset) {
-                let sums = self.lane_sums::<LANES, ABS>(v, start + offset, *bound);
+                let sums = self.lane_sums::<LANES, ABS>(v, start + offset, *bound, &all);
                 take(sums.as_ref().map(|s| &s[..]), offset, bound);
             }
             offset += LANES;
         }
-        while offset + 4 <= len {
-            let sums = self.lane_sums::<4, ABS>(v, start + offset, *bound);
-            take(sums.as_ref().map(|s| &s[..]), offset, bound);
-            offset += 4;
-        }
-        while offset < len {
-            let sums = self.lane_sums::<1, ABS>(v, start + offset, *bound);
-            take(sums.as_ref().map(|s| &s[..]), offset, bound);
-            offset += 1;
+        // The last nodes, fewer than LANES, in one window ending at the block's end when it
+        // fits: its first lanes, nodes already measured, are left out.
+        match len - offset {
+            0 => {}
+            rest if rest <= 8 && len >= 8 => {
+                let sums = self.window_sums::<8, ABS>(v, start, len, rest, *bound);
+                take(sums.as_ref().map(|s| &s[..]), len - 8, bound);
+            }
+            rest if rest <= 16 && len >= 16 => {
+                let sums = self.window_sums::<16, ABS>(v, start, len, rest, *bound);
+                take(sums.as_ref().map(|s| &s[..]), len - 16, bound);
+            }
+            rest if len >= LANES => {
+                let sums = self.window_sums::<LANES, ABS>(v, start, len, rest, *bound);
+                take(sums.as_ref().map(|s| &s[..]), len - LANES, bound);
+            }
+            _ => {
+                while offset + 4 <= len {
+                    let sums = self.lane_sums::<4, ABS>(v, start + offset, *bound, &[true; 4]);
+                    take(sums.as_ref().map(|s| &s[..]), offset, bound);
+                    offset += 4;
+                }
+                while offset < len {
+                    let sums = self.lane_sums::<1, ABS>(v, start + offset, *bound, &[true]);
+                    take(sums.as_ref().map(|s| &s[..]), offset, bound);
+                    offset += 1;
+                }
+            }
         }
         match (abandoned, best.0) {
             // Every sum was infinite or NaN: what the plane scan reports then.
@@ -464,16 +484,41 @@ impl Codebook {
         }
     }
 
+    /// [`Codebook::lane_sums`] of the last `rest` of the `len` nodes of the block from
+    /// `start`, measured as the last `W` (`rest <= W <= len`), the others' sums infinite. A
+    /// block's last few nodes measured in groups of 4 and 1 took, each group, as long as a
+    /// whole group of [`LANES`]: its one chain of `dim` dependent additions.
+    #[inline(always)]
+    fn window_sums<const W: usize, const ABS: bool>(
+        &self,
+        v: &[f64],
+        start: usize,
+        len: usize,
+        rest: usize,
+        bound: f64,
+    ) -> Option<[f64; W]> {
+        let alive: [bool; W] = std::array::from_fn(|lane| lane >= W - rest);
+        let mut sums = self.lane_sums::<W, ABS>(v, start + len - W, bound, &alive)?;
+        for (sum, &alive) in sums.iter_mut().zip(&alive) {
+            if !alive {
+                *sum = f64::INFINITY;
+            }
+        }
+        Some(sums)
+    }
+
     /// The raw distances (sums of `(v_k - w_k)^2`, or `|v_k - w_k|` when `ABS`, in the order
     /// `k = 0..dim`, from 0) from `v` to the `W` nodes from `first` on, kept in registers
     /// through all `dim` components; `None` as soon as, after a group of [`CHECK_EVERY`]
-    /// components, every partial sum exceeds `bound` (the terms are never negative).
+    /// components, every partial sum of an `alive` node exceeds `bound` (the terms are never
+    /// negative).
     #[inline(always)]
     fn lane_sums<const W: usize, const ABS: bool>(
         &self,
         v: &[f64],
         first: usize,
         bound: f64,
+        alive: &[bool; W],
     ) -> Option<[f64; W]> {
         let nodes = self.nodes();
         let mut sums = [0.0; W];
@@ -492,7 +537,7 @@ impl Codebook {
                     *sum += if ABS { d.abs() } else { d * d };
                 }
             }
-            if group != last && all_exceed(&sums, bound) {
+            if group != last && all_exceed(&sums, bound, alive) {
                 return None;
             }
         }
@@ -702,13 +747,13 @@ fn smallest(sums: &[f64]) -> f64 {
     lanes.into_iter().fold(tail, pick)
 }
 
-/// Whether every one of `sums` is greater than `bound` (NaN counts as greater, as in
-/// [`smallest`]). A comparison per lane and an OR of the results: reducing 32 sums to their
-/// minimum first, every [`CHECK_EVERY`] planes, took a fifth of the online search's time on
-/// 16,000 x 300 blobs (perf), as much as the sums themselves.
+/// Whether every one of `sums` that is `alive` is greater than `bound` (NaN counts as
+/// greater, as in [`smallest`]). A comparison per lane and an OR of the results: reducing 32
+/// sums to their minimum first, every [`CHECK_EVERY`] planes, took a fifth of the online
+/// search's time on 16,000 x 300 blobs (perf), as much as the sums themselves.
 #[inline(always)]
-fn all_exceed(sums: &[f64], bound: f64) -> bool {
-    !sums.iter().fold(false, |within, &s| within | (s <= bound))
+fn all_exceed<const W: usize>(sums: &[f64; W], bound: f64, alive: &[bool; W]) -> bool {
+    !(sums.iter().zip(alive)).fold(false, |within, (&s, &a)| within | ((s <= bound) & a))
 }
 
 /// Position of the first smallest of `sums` (0 when empty). Finds the chunk of eight holding it
@@ -755,6 +800,24 @@ mod tests {
             let mut sums = [0.0; BLOCK];
             codebook.minima_of_blocks(&v, &[0], &mut out, f64::INFINITY, &mut sums, guess);
             assert_eq!(out[0], (dim as f64 * 0.25, 5), "guess {guess:?}");
+        }
+    }
+
+    #[test]
+    fn every_node_is_nearest_its_own_weights_whatever_the_windows_that_measure_it() {
+        // A block's last nodes are measured in a window of 8 (70 nodes), 16 (400: 144 in the
+        // second block) or 32 (63), or in groups of 4 and 1 (25).
+        let dim = 20;
+        for (rows, cols) in [(10, 7), (20, 20), (9, 7), (5, 5)] {
+            let weights = Array3::from_shape_fn((rows, cols, dim), |(r, c, k)| {
+                ((r * 31 + c * 17 + k * 7) % 23) as f64 + (r * cols + c) as f64 / 1000.0
+            });
+            let codebook = Codebook::from_weights(weights.view());
+            for node in 0..rows * cols {
+                let [r, c] = codebook.position(node);
+                let v: Vec<f64> = (0..dim).map(|k| weights[[r, c, k]]).collect();
+                assert_eq!(codebook.nearest(&v), (0.0, node), "{rows}x{cols}");
+            }
         }
     }
 }
