@@ -217,6 +217,24 @@ impl DataNames {
 }
 
 impl TrainingJob {
+    /// The name a job accepted at `accepted` asks for (`base`, or `base_2`, ... if taken) and
+    /// its record while queued.
+    pub fn queued(&self, accepted: Timestamp) -> (String, ModelMeta) {
+        let params = &self.params;
+        let base = crate::storage::model_name(
+            accepted,
+            [params.rows(), params.cols()],
+            params.max_iterations(),
+            params.learning_rate(),
+        );
+        let meta = ModelMeta {
+            status: TrainingStatus::Queued,
+            created_at: Some(accepted),
+            ..self.record()
+        };
+        (base, meta)
+    }
+
     /// What is known of the model before it is trained: its parameters, options and seed
     /// (when the training draws from it).
     pub fn record(&self) -> ModelMeta {

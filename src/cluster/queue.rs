@@ -25,7 +25,7 @@ use crate::jobs::{
     thread_budget, train_here,
 };
 use crate::som::{SizeLimits, TrainControl};
-use crate::storage::{ModelMeta, StorageError, TrainingStatus, model_name, weights_to_npy};
+use crate::storage::{ModelMeta, StorageError, TrainingStatus, weights_to_npy};
 use crate::training::{TrainingJob, Verbose};
 
 /// How often a running job's lease and progress are written, at most.
@@ -604,18 +604,7 @@ impl JobQueue for PgQueue {
         if usize::try_from(queued).unwrap_or(usize::MAX) >= self.settings.queue_limit {
             return Err(JobError::QueueFull(usize::try_from(queued).unwrap_or(0)));
         }
-        let params = &job.params;
-        let base = model_name(
-            accepted,
-            [params.rows(), params.cols()],
-            params.max_iterations(),
-            params.learning_rate(),
-        );
-        let meta = ModelMeta {
-            status: TrainingStatus::Queued,
-            created_at: Some(accepted),
-            ..job.record()
-        };
+        let (base, meta) = job.queued(accepted);
         let (settings, data) = tokio::task::spawn_blocking(move || input::encode(&job))
             .await
             .map_err(|_| JobError::Internal)?;

@@ -382,15 +382,7 @@ impl ModelRepository for ClusterRepository {
         replace: bool,
     ) -> Result<(ModelMeta, bool), StorageError> {
         validate_name(name)?;
-        let (rows, cols, dim) = weights.dim();
-        let meta = ModelMeta {
-            name: name.to_owned(),
-            status: TrainingStatus::Succeeded,
-            grid_shape: Some([rows, cols]),
-            dim: Some(dim),
-            created_at: Some(jiff::Timestamp::now()),
-            ..ModelMeta::default()
-        };
+        let meta = ModelMeta::imported(name, weights.dim());
         self.cluster.block_on(async {
             let key = self.put_weights(name, weights).await?;
             let imported = async {

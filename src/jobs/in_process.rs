@@ -17,7 +17,7 @@ use super::{
     Trained, blocking, thread_budget, train_here,
 };
 use crate::som::TrainControl;
-use crate::storage::{ModelMeta, ModelStore, StorageError, TrainingStatus, model_name};
+use crate::storage::{ModelMeta, ModelStore, StorageError, TrainingStatus};
 use crate::training::{TrainingJob, Verbose};
 
 /// Ended jobs the queue remembers (for `GET /jobs`); older ones are read from their records.
@@ -178,18 +178,7 @@ impl InProcessQueue {
             }
             jobs.queued += 1;
         }
-        let params = &job.params;
-        let base = model_name(
-            accepted,
-            [params.rows(), params.cols()],
-            params.max_iterations(),
-            params.learning_rate(),
-        );
-        let meta = ModelMeta {
-            status: TrainingStatus::Queued,
-            created_at: Some(accepted),
-            ..job.record()
-        };
+        let (base, meta) = job.queued(accepted);
         let store = self.store.clone();
         let claimed = blocking(move || {
             let name = store.claim_name(&base, meta.clone())?;

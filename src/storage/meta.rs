@@ -94,6 +94,19 @@ pub struct ModelMeta {
 }
 
 impl ModelMeta {
+    /// The record of weights of shape `(rows, cols, dim)` made elsewhere and imported now: it
+    /// knows only their shape and when they came.
+    pub fn imported(name: &str, (rows, cols, dim): (usize, usize, usize)) -> Self {
+        ModelMeta {
+            name: name.to_owned(),
+            status: TrainingStatus::Succeeded,
+            grid_shape: Some([rows, cols]),
+            dim: Some(dim),
+            created_at: Some(Timestamp::now()),
+            ..ModelMeta::default()
+        }
+    }
+
     /// The options the map was trained with, the defaults when unknown; an unknown starting
     /// radius is the default one of the grid (half its longer side) when the grid is known.
     pub fn options(&self) -> OptionsRecord {

@@ -687,15 +687,7 @@ impl ModelRepository for FolderRepository {
         if existed && !replace {
             return Err(StorageError::AlreadyExists(name.to_owned()));
         }
-        let (rows, cols, dim) = weights.dim();
-        let meta = ModelMeta {
-            name: name.to_owned(),
-            status: TrainingStatus::Succeeded,
-            grid_shape: Some([rows, cols]),
-            dim: Some(dim),
-            created_at: Some(jiff::Timestamp::now()),
-            ..ModelMeta::default()
-        };
+        let meta = ModelMeta::imported(name, weights.dim());
         let _changing = self.write_lock(name);
         self.commit_staged(&meta, staged)?;
         Ok((meta, existed))
