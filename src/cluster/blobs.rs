@@ -101,7 +101,11 @@ impl Blobs {
             if read == 0 {
                 break;
             }
-            writer.wait_for_capacity(2).await.map_err(unavailable)?;
+            if let Err(err) = writer.wait_for_capacity(2).await {
+                // Parts already sent would stay in the store, unlisted, until aborted.
+                let _ = writer.abort().await;
+                return Err(unavailable(err));
+            }
             writer.write(&buffer[..read]);
         }
         writer.finish().await.map(|_| ()).map_err(unavailable)
@@ -110,7 +114,8 @@ impl Blobs {
     /// The bytes under `key`; `None` when there are none.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         match self.store.get(&self.path(key)).await {
-            Ok(found) => Ok(Some(found.bytes().await.map_err(unavailable)?.to_vec())),
+            // The collected body is one buffer: turned into a Vec without a copy.
+            Ok(found) => Ok(Some(Vec::from(found.bytes().await.map_err(unavailable)?))),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(err) => Err(unavailable(err)),
         }

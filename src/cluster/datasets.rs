@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ndarray::Array2;
-use sqlx::Row;
 use sqlx::types::Json;
+use sqlx::{Postgres, Row, Transaction};
 use tempfile::NamedTempFile;
 
 use super::blobs::STORE;
@@ -48,18 +48,18 @@ impl SharedDatasets {
         let Json(record): Json<DatasetRecord> = row.try_get("record").map_err(unreadable)?;
         Ok(Some((record, row.try_get("data_key").map_err(unreadable)?)))
     }
+}
 
-    /// Whether a queued or running job was trained from `name`.
-    async fn in_use(&self, name: &str) -> Result<bool, DatasetError> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM models WHERE status IN ('queued', 'running') \
-             AND record->>'dataset' = $1)",
-        )
-        .bind(name)
-        .fetch_one(&self.cluster.pool)
-        .await
-        .map_err(unavailable_db)
-    }
+/// Whether a queued or running job's record names `name` as its dataset, read in `tx`.
+async fn in_use(tx: &mut Transaction<'_, Postgres>, name: &str) -> Result<bool, DatasetError> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM models WHERE status IN ('queued', 'running') \
+         AND record->>'dataset' = $1)",
+    )
+    .bind(name)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(unavailable_db)
 }
 
 fn unavailable_db(err: sqlx::Error) -> DatasetError {
@@ -113,35 +113,41 @@ impl DatasetRepository for SharedDatasets {
                 if old.is_some() && !replace {
                     return Err(DatasetError::AlreadyExists(name.to_owned()));
                 }
-                if old.is_some() && self.in_use(name).await? {
+                if old.is_some() && in_use(&mut tx, name).await? {
                     return Err(DatasetError::InUse(name.to_owned()));
                 }
-                sqlx::query(
+                // Without `replace`, a name claimed meanwhile by another replica's upload
+                // (no row to lock above) is not overwritten: the insert does nothing.
+                let written = sqlx::query(
                     "INSERT INTO datasets (name, record, data_key) VALUES ($1, $2, $3) \
                      ON CONFLICT (name) DO UPDATE SET record = $2, data_key = $3, \
-                     changed_at = now()",
+                     changed_at = now() WHERE $4",
                 )
                 .bind(name)
                 .bind(Json(&record))
                 .bind(&key)
+                .bind(replace)
                 .execute(&mut *tx)
                 .await
                 .map_err(unavailable_db)?;
+                if written.rows_affected() == 0 {
+                    return Err(DatasetError::AlreadyExists(name.to_owned()));
+                }
                 tx.commit().await.map_err(unavailable_db)?;
-                Ok(old)
+                Ok(old.is_some())
             }
             .await;
+            // A replaced dataset's old data stays for a reader that already has its key; the
+            // sweep removes it an hour later.
             match committed {
-                Ok(old) => {
-                    if let Some(old) = &old {
-                        blobs.discard(old).await;
-                    }
-                    Ok((record.clone(), old.is_some()))
-                }
-                Err(err) => {
+                Ok(replaced) => Ok((record.clone(), replaced)),
+                // Refused: nothing names the new data. Any other failure may have come after
+                // the commit landed: the sweep removes it if no row names it.
+                Err(err @ (DatasetError::AlreadyExists(_) | DatasetError::InUse(_))) => {
                     blobs.discard(&key).await;
                     Err(err)
                 }
+                Err(err) => Err(err),
             }
         })
     }
@@ -185,7 +191,7 @@ impl DatasetRepository for SharedDatasets {
         validate_name(name).map_err(|_| DatasetError::InvalidName(name.to_owned()))?;
         self.cluster.block_on(async {
             let mut tx = self.cluster.pool.begin().await.map_err(unavailable_db)?;
-            if self.in_use(name).await? {
+            if in_use(&mut tx, name).await? {
                 return Err(DatasetError::InUse(name.to_owned()));
             }
             let key: Option<String> =

@@ -367,7 +367,12 @@ pub fn data_from_npy(bytes: &[u8]) -> Result<Array2<f64>, String> {
         .map_err(|err| err.to_string())?;
     let data =
         read_data(&header, &mut &bytes[header.data_offset..]).map_err(|err| err.to_string())?;
-    Ok(data.as_standard_layout().into_owned())
+    // A copy only for Fortran order: the bytes and one array are all a load holds.
+    if data.is_standard_layout() {
+        Ok(data)
+    } else {
+        Ok(data.as_standard_layout().into_owned())
+    }
 }
 
 /// Reads `(n, dim)` data from the `.npy` file at `path` as [`data_from_npy`] does, streaming:
