@@ -11,6 +11,7 @@ FROM rust:1.95-slim-bookworm AS builder
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY migrations ./migrations
 COPY assets ./assets
 COPY benches ./benches
 RUN cargo build --release --locked --bin kohonen \
@@ -19,10 +20,12 @@ RUN cargo build --release --locked --bin kohonen \
 
 FROM debian:bookworm-slim
 # setcap lets the non-root user bind port 80 under every runtime (Docker allows it anyway;
-# podman and others do not). Debian's versions are not pinned: the archive replaces them.
+# podman and others do not); the object store's HTTPS client (several replicas, --store)
+# needs the system's CA certificates, without which it cannot even be built. Debian's
+# versions are not pinned: the archive replaces them.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libcap2-bin \
+    && apt-get install -y --no-install-recommends libcap2-bin ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --uid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin kohonen
 COPY --from=builder /out/kohonen /usr/local/bin/kohonen
