@@ -356,7 +356,7 @@ impl PgQueue {
         let mut objects = Vec::new();
         if let Some(weights) = weights {
             match self
-                .put_result(&claim.name, claim.attempt, &weights, verbose)
+                .put_result(&claim.name, claim.attempt, weights, verbose)
                 .await
             {
                 Ok(keys) => objects = keys,
@@ -398,20 +398,28 @@ impl PgQueue {
         &self,
         name: &str,
         attempt: i32,
-        weights: &ndarray::Array3<f64>,
+        weights: ndarray::Array3<f64>,
         verbose: Option<Verbose>,
     ) -> Result<Vec<String>, StorageError> {
+        // Up to hundreds of megabytes of bytes to write: off the runtime's threads.
+        let encoded = tokio::task::spawn_blocking(move || {
+            let verbose = verbose.map(|verbose| {
+                serde_json::to_vec(&VerboseRecord::from(verbose))
+                    .expect("verbose additions always serialise")
+            });
+            (weights_to_npy(&weights), verbose)
+        })
+        .await;
+        let Ok((npy, verbose)) = encoded else {
+            tracing::error!(job = %name, "encoding a job's result crashed");
+            return Err(StorageError::Unavailable(super::blobs::STORE));
+        };
         let tag = rand::random::<u64>();
         let key = format!("models/{name}/{attempt}-{tag:016x}.npy");
-        self.cluster
-            .blobs
-            .put(&key, weights_to_npy(weights))
-            .await?;
+        self.cluster.blobs.put(&key, npy).await?;
         let mut keys = vec![key];
-        if let Some(verbose) = verbose {
+        if let Some(bytes) = verbose {
             let key = format!("verbose/{name}/{tag:016x}.json");
-            let record = VerboseRecord::from(verbose);
-            let bytes = serde_json::to_vec(&record).expect("verbose additions always serialise");
             self.cluster.blobs.put(&key, bytes).await?;
             keys.push(key);
         }
@@ -830,7 +838,10 @@ impl PgQueue {
         let key = key?;
         let bytes = self.cluster.blobs.get(&key).await.ok().flatten()?;
         self.cluster.blobs.discard(&key).await;
-        let record: VerboseRecord = serde_json::from_slice(&bytes).ok()?;
-        Some(record.into())
+        // A million presentations are tens of megabytes of JSON: read off the runtime.
+        let record = tokio::task::spawn_blocking(move || {
+            serde_json::from_slice::<VerboseRecord>(&bytes).ok()
+        });
+        Some(record.await.ok()??.into())
     }
 }
