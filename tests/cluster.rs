@@ -4,8 +4,9 @@
 //! test makes its own database and store prefix. Without them each test says so and passes:
 //! the default `cargo test` needs neither server.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -92,24 +93,7 @@ struct Replica {
 
 impl Replica {
     fn start(flags: &[&str]) -> Replica {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kohonen"))
-            .args(["--host", "127.0.0.1", "--port", "0"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let address = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                let (_, rest) = line.split_once("listening")?;
-                let (_, rest) = rest.split_once("addr=")?;
-                Some(rest.split_whitespace().next()?.to_owned())
-            })
-            .expect("the replica says where it listens");
-        std::thread::spawn(move || lines.for_each(drop));
+        let (child, address) = common::start_binary(flags);
         Replica {
             child,
             address,

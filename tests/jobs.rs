@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::{colours, get_json, job_status, send, spawn_app_in, spawn_app_with, wait_for_status};
@@ -275,28 +274,14 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, flags: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kohonen"))
-            .args(["--host", "127.0.0.1", "--port", "0", "--models-dir"])
-            .arg(dir.join("models"))
-            .arg("--logs-dir")
-            .arg(dir.join("logs"))
-            .args(flags)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let address = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                let (_, rest) = line.split_once("listening")?;
-                let (_, rest) = rest.split_once("addr=")?;
-                Some(rest.split_whitespace().next()?.to_owned())
-            })
-            .expect("the server says where it listens");
-        // Keep reading its logs, or it would block once the pipe is full.
-        std::thread::spawn(move || lines.for_each(drop));
+        let folders: [std::ffi::OsString; 4] = [
+            "--models-dir".into(),
+            dir.join("models").into(),
+            "--logs-dir".into(),
+            dir.join("logs").into(),
+        ];
+        let args = (folders.into_iter()).chain(flags.iter().map(|&flag| flag.into()));
+        let (child, address) = common::start_binary(args);
         Server { child, address }
     }
 

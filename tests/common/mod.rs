@@ -187,3 +187,31 @@ pub async fn get_json(app: &TestApp, path: &str) -> (reqwest::StatusCode, Value)
     let status = response.status();
     (status, response.json().await.unwrap())
 }
+
+/// The real binary serving on a free loopback port with `args` (after `--host`, `--port`),
+/// once it says where it listens: the child and its address. Its logs keep being read, or it
+/// would block once the pipe is full.
+pub fn start_binary<S: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = S>,
+) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kohonen"))
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let (_, rest) = line.split_once("listening")?;
+            let (_, rest) = rest.split_once("addr=")?;
+            Some(rest.split_whitespace().next()?.to_owned())
+        })
+        .expect("the server says where it listens");
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, address)
+}
